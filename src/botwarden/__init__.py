@@ -1,0 +1,5 @@
+"""Botwarden: self-hosted bot management."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0.dev0"

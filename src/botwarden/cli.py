@@ -1,0 +1,125 @@
+"""The `botwarden` command line."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+
+from botwarden.errors import BotwardenError, ConfigError
+
+app = typer.Typer(
+    name="botwarden",
+    help="Self-hosted bot management: bot scores, rules, analytics and a feedback loop.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+bots_app = typer.Typer(help="The directory of verified (good) bots.", no_args_is_help=True)
+app.add_typer(bots_app, name="bots")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def score(
+    source: Annotated[str, typer.Argument(help="File of requests, or - for stdin.")] = "-",
+    fmt: Annotated[
+        str, typer.Option("--format", help="json (docs/score-input.md) or combined (access log).")
+    ] = "json",
+    summary: Annotated[
+        bool, typer.Option("--summary", help="Print a table of counts instead of results.")
+    ] = False,
+    geoip: Annotated[
+        list[Path] | None, typer.Option("--geoip", help="MMDB file(s) with ASN / country data.")
+    ] = None,
+    dns: Annotated[
+        bool,
+        typer.Option("--dns/--no-dns", help="Verify rDNS-checked bots with live DNS lookups."),
+    ] = False,
+    host: Annotated[str, typer.Option(help="Host for log lines that do not name one.")] = "",
+) -> None:
+    """Score requests: one JSON line of BotManagement per input line."""
+    from botwarden import score_cli
+    from botwarden.bots import BotDirectory, DnsResolver
+    from botwarden.engines import default_engines
+    from botwarden.geoip import GeoIP
+    from botwarden.scoring import Pipeline
+
+    if fmt not in ("json", "combined"):
+        raise _fail(f"--format must be json or combined, not {fmt!r}")
+    if source != "-" and not Path(source).is_file():
+        raise _fail(f"{source}: no such file")
+    try:
+        geo = GeoIP(*geoip) if geoip else None
+        directory = BotDirectory.default(resolver=DnsResolver() if dns else None)
+    except ConfigError as exc:
+        raise _fail(str(exc)) from None
+    pipeline = Pipeline(default_engines(directory))
+    score_cli.run(source, fmt, summary, pipeline, geo, host)
+
+
+@app.command()
+def fingerprint(
+    client_hello: Annotated[
+        str,
+        typer.Option(
+            "--client-hello", help="ClientHello as hex, or - to read one hex line per input line."
+        ),
+    ],
+) -> None:
+    """Print JA3, JA3N, JA4, SNI and ALPN of a TLS ClientHello."""
+    from botwarden.errors import ClientHelloError
+    from botwarden.fingerprint.tls import fingerprint_dict, parse_hex
+
+    if client_hello != "-":
+        try:
+            doc = fingerprint_dict(parse_hex(client_hello))
+        except ClientHelloError as exc:
+            raise _fail(str(exc), 1) from None
+        sys.stdout.buffer.write(orjson.dumps(doc) + b"\n")
+        return
+    out = sys.stdout.buffer
+    for raw in sys.stdin:
+        if not raw.strip():
+            continue
+        try:
+            result: dict[str, object] = fingerprint_dict(parse_hex(raw))
+        except ClientHelloError as exc:
+            result = {"error": str(exc)}
+        out.write(orjson.dumps(result) + b"\n")
+    out.flush()
+
+
+@bots_app.command("update")
+def bots_update(
+    from_: Annotated[Path, typer.Option("--from", help="A verified-bot directory JSON file.")],
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Data directory (default $BOTWARDEN_DATA_DIR or ./data).")
+    ] = None,
+) -> None:
+    """Validate and install a new verified-bot directory."""
+    from botwarden.bots import bots_update_command
+
+    try:
+        typer.echo(bots_update_command(from_, data_dir))
+    except ConfigError as exc:
+        raise _fail(str(exc), 1) from None
+
+
+def main() -> None:
+    try:
+        app()
+    except BotwardenError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

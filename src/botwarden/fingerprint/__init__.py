@@ -1,0 +1,1 @@
+"""TLS and HTTP fingerprints: JA3, JA3N and JA4 from a ClientHello; our header-order fingerprint."""

@@ -1,0 +1,1 @@
+"""Per-client counters and windows, behind a protocol (memory now, Redis later)."""

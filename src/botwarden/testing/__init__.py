@@ -1,0 +1,1 @@
+"""Helpers for tests and benchmarks, shipped with the package (as mitmproxy does)."""
