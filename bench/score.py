@@ -70,7 +70,14 @@ def bench_file() -> list[dict[str, object]]:
             for line in fh:
                 out.write(orjson.dumps(orjson.loads(line)) + b"\n")
         base = time.perf_counter() - t0
-        rows.append({"case": "orjson read+write (baseline)", "n": N_FILE, "req_per_s": N_FILE / base, "seconds": base})
+        rows.append(
+            {
+                "case": "orjson read+write (baseline)",
+                "n": N_FILE,
+                "req_per_s": N_FILE / base,
+                "seconds": base,
+            }
+        )
         botwarden = Path(sys.executable).parent / "botwarden"
         for args, case in (
             ([], "botwarden score FILE > out"),
@@ -80,7 +87,9 @@ def bench_file() -> list[dict[str, object]]:
             with open(Path(tmp) / "out1", "wb") as out:
                 subprocess.run([str(botwarden), "score", str(path), *args], stdout=out, check=True)
             elapsed = time.perf_counter() - t0
-            rows.append({"case": case, "n": N_FILE, "req_per_s": N_FILE / elapsed, "seconds": elapsed})
+            rows.append(
+                {"case": case, "n": N_FILE, "req_per_s": N_FILE / elapsed, "seconds": elapsed}
+            )
     return rows
 
 

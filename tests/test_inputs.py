@@ -47,6 +47,9 @@ def test_record_host_header_when_url_is_a_path() -> None:
         ({"ip": "1.1.1.1", "http_version": "4"}, "http_version"),
         ({"ip": "1.1.1.1", "headers": "ua"}, "headers: expected a list"),
         ({"ip": "1.1.1.1", "headers": [["a"]]}, r"headers\[0\]"),
+        ({"ip": "1.1.1.1", "headers": [["a", "b"], "ab"]}, r"headers\[1\]"),
+        ({"ip": "1.1.1.1", "headers": [["a", 1]]}, r"headers\[0\]"),
+        ({"ip": "1.1.1.1", "headers": [["a\r\nb", "v"]]}, "not a header name"),
         ({"ip": "1.1.1.1", "headers": [["bad name", "v"]]}, "not a header name"),
         ({"ip": "1.1.1.1", "ts": "yesterday"}, "RFC 3339"),
         ({"ip": "1.1.1.1", "ts": "2026-01-01T00:00:00"}, "time zone"),
@@ -95,7 +98,10 @@ def test_combined_escaped_quotes_and_missing_ua() -> None:
         ("garbage", "not a combined-format"),
         ('x - - [21/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 1 "-" "-"', "not an IP"),
         ('1.2.3.4 - - [tomorrow] "GET / HTTP/1.1" 200 1 "-" "-"', "time"),
-        ('1.2.3.4 - - [21/Nov/2026:10:00:00 +0000] "\\x16\\x03\\x01" 400 1 "-" "-"', "request line"),
+        (
+            '1.2.3.4 - - [21/Nov/2026:10:00:00 +0000] "\\x16\\x03\\x01" 400 1 "-" "-"',
+            "request line",
+        ),
     ],
 )
 def test_combined_errors(line: str, message: str) -> None:

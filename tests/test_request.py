@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Any
 
 import pytest
 
@@ -8,16 +9,16 @@ from botwarden.request import RequestContext, TLSInput
 from botwarden.testing.samples import CHROME_UA, chrome_headers
 
 
-def make(**kw: object) -> RequestContext:
-    base: dict[str, object] = {"client_ip": "203.0.113.7", "host": "Shop.Example", "path": "/"}
+def make(**kw: Any) -> RequestContext:
+    base: dict[str, Any] = {"client_ip": "203.0.113.7", "host": "Shop.Example", "path": "/"}
     base.update(kw)
-    return RequestContext(**base)  # type: ignore[arg-type]
+    return RequestContext(**base)
 
 
 def test_is_immutable() -> None:
     ctx = make()
     with pytest.raises(AttributeError, match="immutable"):
-        ctx.path = "/x"  # type: ignore[misc]
+        ctx.path = "/x"
 
 
 def test_basic_fields_and_ipv6() -> None:
@@ -30,8 +31,13 @@ def test_basic_fields_and_ipv6() -> None:
 
 
 def test_headers_keep_order_and_case_and_join_repeats() -> None:
-    headers = (("User-Agent", "x"), ("Accept", "a"), ("accept", "b"), ("Cookie", "a=1"))
-    headers += (("cookie", "b=2"),)
+    headers = (
+        ("User-Agent", "x"),
+        ("Accept", "a"),
+        ("accept", "b"),
+        ("Cookie", "a=1"),
+        ("cookie", "b=2"),
+    )
     ctx = make(headers=headers)
     assert ctx.headers[0] == ("User-Agent", "x")
     assert ctx.header("accept") == "a, b"
@@ -74,7 +80,12 @@ def test_static_resource_follows_cloudflare_extension_list(path: str, static: bo
 
 
 def test_client_hints_parsed() -> None:
-    ctx = make(headers=tuple((k, v) for k, v in chrome_headers(CHROME_UA, "Windows", False, "Google Chrome", "document")))
+    ctx = make(
+        headers=tuple(
+            (k, v)
+            for k, v in chrome_headers(CHROME_UA, "Windows", False, "Google Chrome", "document")
+        )
+    )
     hints = ctx.client_hints
     assert hints.present
     assert ("Google Chrome", "131") in hints.brands

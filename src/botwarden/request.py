@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from dataclasses import dataclass
-from functools import cached_property, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -18,6 +18,7 @@ import ua_parser
 
 from botwarden import data
 from botwarden.fingerprint.http import header_names, header_order_fingerprint
+from botwarden.lazy import lazy
 
 if TYPE_CHECKING:
     from botwarden.fingerprint.tls import ClientHello
@@ -98,7 +99,7 @@ def _parse_brands(value: str) -> tuple[tuple[str, str], ...]:
 
 
 class RequestContext:
-    """One request, immutable. Lazily derived fields are `cached_property`s."""
+    """One request, immutable. Lazily derived fields are `lazy` (cached) properties."""
 
     __hash__ = object.__hash__
 
@@ -161,15 +162,16 @@ class RequestContext:
         raise AttributeError(f"RequestContext is immutable (tried to set {name!r})")
 
     def __repr__(self) -> str:
-        return f"<RequestContext {self.method} {self.scheme}://{self.host}{self.path} from {self.client_ip}>"
+        target = f"{self.scheme}://{self.host}{self.path}"
+        return f"<RequestContext {self.method} {target} from {self.client_ip}>"
 
     # -- network ----------------------------------------------------------------------
 
-    @cached_property
+    @lazy
     def ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
         return ipaddress.ip_address(self.client_ip)
 
-    @cached_property
+    @lazy
     def geo(self) -> GeoFacts:
         from botwarden.geoip import GeoFacts
 
@@ -187,10 +189,13 @@ class RequestContext:
 
     # -- headers ----------------------------------------------------------------------
 
-    @cached_property
+    @lazy
     def header_map(self) -> dict[str, str]:
         """Lower-cased name → value; repeated headers are joined with ", " (cookie with "; ")."""
-        out: dict[str, str] = {}
+        out = {name.lower(): value for name, value in self.headers}
+        if len(out) == len(self.headers):
+            return out  # the common case: no header repeats
+        out = {}
         for name, value in self.headers:
             key = name.lower()
             if key in out:
@@ -202,30 +207,30 @@ class RequestContext:
     def header(self, name: str) -> str | None:
         return self.header_map.get(name)
 
-    @cached_property
+    @lazy
     def header_names(self) -> tuple[str, ...]:
         """Lower-cased names in arrival order, without proxy-added headers."""
         return header_names(n for n, _ in self.headers)
 
-    @cached_property
+    @lazy
     def header_order_fp(self) -> str:
         return header_order_fingerprint(
             self.method, self.http_version, (n for n, _ in self.headers)
         )
 
-    @cached_property
+    @lazy
     def user_agent(self) -> str:
         return self.header_map.get("user-agent", "")
 
-    @cached_property
+    @lazy
     def ua(self) -> UserAgentInfo:
         return parse_user_agent(self.user_agent)
 
-    @cached_property
+    @lazy
     def referer(self) -> str:
         return self.header_map.get("referer", "")
 
-    @cached_property
+    @lazy
     def cookies(self) -> dict[str, str]:
         """Cookies as browsers send them. Like Starlette's parser, split on ';' and the
         first '=' rather than use SimpleCookie, which silently stops at the first value
@@ -245,7 +250,7 @@ class RequestContext:
             out.setdefault(name, value)
         return out
 
-    @cached_property
+    @lazy
     def client_hints(self) -> ClientHints:
         h = self.header_map
         mobile_raw = h.get("sec-ch-ua-mobile")
@@ -258,17 +263,17 @@ class RequestContext:
 
     # -- URL --------------------------------------------------------------------------
 
-    @cached_property
+    @lazy
     def extension(self) -> str:
         last = self.path.rsplit("/", 1)[-1]
         _, dot, ext = last.rpartition(".")
         return ext.lower() if dot else ""
 
-    @cached_property
+    @lazy
     def static_resource(self) -> bool:
         return self.extension in STATIC_EXTENSIONS
 
-    @cached_property
+    @lazy
     def query_args(self) -> tuple[tuple[str, str], ...]:
         return tuple(parse_qsl(self.query, keep_blank_values=True))
 
@@ -282,7 +287,7 @@ class RequestContext:
 
     # -- TLS --------------------------------------------------------------------------
 
-    @cached_property
+    @lazy
     def client_hello(self) -> ClientHello | None:
         """The parsed ClientHello, or None when the edge saw none or it was malformed."""
         if self.tls is None or self.tls.client_hello is None:
@@ -295,14 +300,14 @@ class RequestContext:
         except ClientHelloError:
             return None
 
-    @cached_property
+    @lazy
     def ja3(self) -> str | None:
         ch = self.client_hello
         if ch is not None:
             return ch.ja3
         return self.tls.ja3 if self.tls else None
 
-    @cached_property
+    @lazy
     def ja3_hash(self) -> str | None:
         ch = self.client_hello
         if ch is not None:
@@ -317,21 +322,21 @@ class RequestContext:
             return hashlib.md5(self.tls.ja3.encode(), usedforsecurity=False).hexdigest()
         return None
 
-    @cached_property
+    @lazy
     def ja4(self) -> str | None:
         ch = self.client_hello
         if ch is not None:
             return ch.ja4
         return self.tls.ja4 if self.tls else None
 
-    @cached_property
+    @lazy
     def sni(self) -> str | None:
         ch = self.client_hello
         if ch is not None:
             return ch.sni
         return self.tls.sni if self.tls else None
 
-    @cached_property
+    @lazy
     def alpn(self) -> tuple[str, ...]:
         ch = self.client_hello
         if ch is not None:

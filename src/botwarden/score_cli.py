@@ -94,7 +94,8 @@ def render_summary(summary: Summary) -> None:
     console = Console(stderr=False)
     total = max(summary.requests, 1)
 
-    t = Table(title=f"{summary.requests} requests scored, {summary.errors} unreadable lines")
+    console.print(f"{summary.requests} requests scored, {summary.errors} unreadable lines")
+    t = Table(title="by grouping")
     t.add_column("grouping")
     t.add_column("requests", justify="right")
     t.add_column("share", justify="right")

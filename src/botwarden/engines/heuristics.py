@@ -222,9 +222,7 @@ class HeuristicsEngine:
                 ids.append(found)
         if not ids:
             return None
-        return Verdict(
-            score=1, source=ScoreSource.HEURISTICS, final=True, detection_ids=tuple(ids)
-        )
+        return Verdict(score=1, source=ScoreSource.HEURISTICS, final=True, detection_ids=tuple(ids))
 
     def _tls_not_browser(self, ctx: RequestContext) -> int | None:
         ja4 = ctx.ja4

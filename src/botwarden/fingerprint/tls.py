@@ -8,6 +8,7 @@ is strict (anything malformed raises `ClientHelloError`, never another exception
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import struct
 from dataclasses import dataclass, field
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 from botwarden.errors import ClientHelloError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Sequence
 
 __all__ = [
     "MAX_HELLO_BYTES",
@@ -50,6 +51,17 @@ _EXT_EC_POINT_FORMATS = 0x000B
 _EXT_SIGNATURE_ALGORITHMS = 0x000D
 _EXT_ALPN = 0x0010
 _EXT_SUPPORTED_VERSIONS = 0x002B
+
+_PARSED_EXTENSIONS = frozenset(
+    {
+        _EXT_SERVER_NAME,
+        _EXT_SUPPORTED_GROUPS,
+        _EXT_EC_POINT_FORMATS,
+        _EXT_SIGNATURE_ALGORITHMS,
+        _EXT_ALPN,
+        _EXT_SUPPORTED_VERSIONS,
+    }
+)
 
 _JA4_VERSIONS = {
     0x0304: "13",
@@ -96,16 +108,16 @@ class ClientHello:
     _cache: dict[str, str] = field(
         default_factory=dict, init=False, repr=False, compare=False, hash=False
     )
+    _clean: dict[str, tuple[int, ...]] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     # -- JA3 -------------------------------------------------------------------------------
 
     @property
     def ja3(self) -> str:
         """SSLVersion,Ciphers,Extensions,EllipticCurves,EcPointFormats (decimal, no GREASE)."""
-        value = self._cache.get("ja3")
-        if value is None:
-            value = self._cache["ja3"] = self._ja3(sort_extensions=False)
-        return value
+        return self._cache.get("ja3") or self._compute_ja3("ja3")
 
     @property
     def ja3_hash(self) -> str:
@@ -117,10 +129,7 @@ class ClientHello:
     @property
     def ja3n(self) -> str:
         """JA3 with the extension list sorted: stable against Chrome's extension shuffling."""
-        value = self._cache.get("ja3n")
-        if value is None:
-            value = self._cache["ja3n"] = self._ja3(sort_extensions=True)
-        return value
+        return self._cache.get("ja3n") or self._compute_ja3("ja3n")
 
     @property
     def ja3n_hash(self) -> str:
@@ -129,101 +138,118 @@ class ClientHello:
             value = self._cache["ja3n_hash"] = _md5(self.ja3n)
         return value
 
-    def _ja3(self, *, sort_extensions: bool) -> str:
-        extensions = [e for e in self.extensions if e not in _GREASE]
-        if sort_extensions:
-            extensions.sort()
-        return ",".join(
+    def _stripped(self) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """(ciphers, extensions) without GREASE, shared by JA3 and JA4."""
+        clean = self._clean
+        if not clean:
+            clean["ciphers"] = _strip(self.ciphers)
+            clean["extensions"] = _strip(self.extensions)
+        return clean["ciphers"], clean["extensions"]
+
+    def _compute_ja3(self, name: str) -> str:
+        ciphers, extensions = self._stripped()
+        if name == "ja3n":
+            extensions = tuple(sorted(extensions))
+        self._cache[name] = value = ",".join(
             (
                 str(self.legacy_version),
-                _dec(c for c in self.ciphers if c not in _GREASE),
+                _dec(ciphers),
                 _dec(extensions),
-                _dec(g for g in self.supported_groups if g not in _GREASE),
+                _dec(_strip(self.supported_groups)),
                 _dec(self.ec_point_formats),
             )
         )
+        return value
 
     # -- JA4 (FoxIO) -----------------------------------------------------------------------
 
     @property
     def tls_version(self) -> int:
         """Highest version offered: supported_versions (TLS 1.3 style) or legacy_version."""
-        offered = [v for v in self.supported_versions if v not in _GREASE]
+        offered = _strip(self.supported_versions)
         return max(offered) if offered else self.legacy_version
 
     @property
     def ja4(self) -> str:
         """FoxIO JA4: `t13d1516h2_<sorted ciphers hash>_<sorted extensions+sigalgs hash>`."""
-        return self._ja4_variant("ja4")
-
-    @property
-    def ja4_o(self) -> str:
-        """JA4 over the wire order (SNI and ALPN kept), FoxIO's `JA4_o`."""
-        return self._ja4_variant("ja4_o")
+        return self._cache.get("ja4") or self._compute_ja4("ja4", original_order=False)
 
     @property
     def ja4_r(self) -> str:
         """JA4 with the sorted lists in clear instead of hashed (FoxIO's `JA4_r`)."""
-        return self._ja4_variant("ja4_r")
+        return self._cache.get("ja4_r") or self._compute_ja4("ja4_r", original_order=False)
+
+    @property
+    def ja4_o(self) -> str:
+        """JA4 over the wire order (SNI and ALPN kept), FoxIO's `JA4_o`."""
+        return self._cache.get("ja4_o") or self._compute_ja4("ja4_o", original_order=True)
 
     @property
     def ja4_ro(self) -> str:
         """JA4 with the wire-order lists in clear (FoxIO's `JA4_ro`)."""
-        return self._ja4_variant("ja4_ro")
+        return self._cache.get("ja4_ro") or self._compute_ja4("ja4_ro", original_order=True)
 
-    def _ja4_variant(self, name: str) -> str:
-        value = self._cache.get(name)
-        if value is None:
-            self._compute_ja4()
-            value = self._cache[name]
+    def _compute_ja4(self, name: str, *, original_order: bool) -> str:
+        ciphers, extensions = self._stripped()
+        cache = self._cache
+        part_a = cache.get("ja4_a")
+        if part_a is None:
+            nc, ne = min(len(ciphers), 99), min(len(extensions), 99)
+            version = _JA4_VERSIONS.get(self.tls_version, "00")
+            sni = "d" if _EXT_SERVER_NAME in extensions else "i"
+            alpn = _ja4_alpn(self.alpn_raw[0]) if self.alpn_raw else "00"
+            part_a = cache["ja4_a"] = f"t{version}{sni}{nc:02d}{ne:02d}{alpn}"
+        # The sorted form leaves out SNI and ALPN because part_a already shows them.
+        # FoxIO decides the empty-extensions sentinel on that sorted list for both forms,
+        # so a hello with only SNI and ALPN has a zero `JA4_o` extension hash too.
+        hashed = sorted([e for e in extensions if e != _EXT_SERVER_NAME and e != _EXT_ALPN])
+        if original_order:
+            cipher_list = _hex(ciphers)
+            ext_list = _hex(extensions)
+            names = ("ja4_o", "ja4_ro")
+        else:
+            cipher_list = _hex(sorted(ciphers))
+            ext_list = _hex(hashed)
+            names = ("ja4", "ja4_r")
+        sigalgs = _strip(self.signature_algorithms)
+        if sigalgs:
+            ext_list = f"{ext_list}_{_hex(sigalgs)}"
+        cipher_hash = _sha12(cipher_list) if ciphers else _ZERO_HASH
+        ext_hash = _sha12(ext_list) if hashed else _ZERO_HASH
+        cache[names[0]] = f"{part_a}_{cipher_hash}_{ext_hash}"
+        cache[names[1]] = f"{part_a}_{cipher_list}_{ext_list}"
+        return cache[name]
+
+
+class _DecimalCache(dict[int, str]):
+    """str(n) for the 16-bit values of a hello, memoised (bounded: at most 65536 keys)."""
+
+    def __missing__(self, key: int) -> str:
+        value = self[key] = str(key)
         return value
 
-    def _compute_ja4(self) -> None:
-        ciphers = [c for c in self.ciphers if c not in _GREASE]
-        extensions = [e for e in self.extensions if e not in _GREASE]
-        sigalgs = ",".join([f"{s:04x}" for s in self.signature_algorithms if s not in _GREASE])
-        part_a = "t{}{}{:02d}{:02d}{}".format(
-            _JA4_VERSIONS.get(self.tls_version, "00"),
-            "d" if _EXT_SERVER_NAME in extensions else "i",
-            min(len(ciphers), 99),
-            min(len(extensions), 99),
-            _ja4_alpn(self.alpn_raw[0] if self.alpn_raw else b""),
-        )
-        sorted_ciphers = ",".join([f"{c:04x}" for c in sorted(ciphers)])
-        wire_ciphers = ",".join([f"{c:04x}" for c in ciphers])
-        # The sorted form leaves out SNI and ALPN because part_a already shows them.
-        hashed = sorted(e for e in extensions if e != _EXT_SERVER_NAME and e != _EXT_ALPN)
-        sorted_exts = ",".join([f"{e:04x}" for e in hashed])
-        wire_exts = ",".join([f"{e:04x}" for e in extensions])
-        if sigalgs:
-            sorted_c = f"{sorted_exts}_{sigalgs}"
-            wire_c = f"{wire_exts}_{sigalgs}"
-        else:
-            sorted_c, wire_c = sorted_exts, wire_exts
-        # FoxIO decides the empty-extensions sentinel on the sorted list for both forms
-        # (so a hello with only SNI and ALPN has a zero `JA4_o` hash too).
-        has_exts = bool(sorted_exts)
-        cache = self._cache
-        cache["ja4"] = "_".join(
-            (
-                part_a,
-                _sha12(sorted_ciphers) if ciphers else _ZERO_HASH,
-                _sha12(sorted_c) if has_exts else _ZERO_HASH,
-            )
-        )
-        cache["ja4_o"] = "_".join(
-            (
-                part_a,
-                _sha12(wire_ciphers) if ciphers else _ZERO_HASH,
-                _sha12(wire_c) if has_exts else _ZERO_HASH,
-            )
-        )
-        cache["ja4_r"] = f"{part_a}_{sorted_ciphers}_{sorted_c}"
-        cache["ja4_ro"] = f"{part_a}_{wire_ciphers}_{wire_c}"
+
+_decimal = _DecimalCache().__getitem__
+_is_grease = _GREASE.__contains__
+_filterfalse = itertools.filterfalse
+_pack = struct.pack
+_two_u16 = struct.Struct(">HH").unpack_from
 
 
 def _dec(values: Iterable[int]) -> str:
-    return "-".join(map(str, values))
+    return "-".join(map(_decimal, values))
+
+
+def _hex(values: Sequence[int]) -> str:
+    """`1301,1302,c02b`: lower-case 4-digit hex, comma-separated (FoxIO's raw form)."""
+    return _pack(f">{len(values)}H", *values).hex(",", 2)
+
+
+def _strip(values: tuple[int, ...]) -> tuple[int, ...]:
+    """The values without GREASE."""
+    if _GREASE.isdisjoint(values):
+        return values
+    return tuple(_filterfalse(_is_grease, values))
 
 
 def _md5(text: str) -> str:
@@ -356,7 +382,7 @@ def _reassemble(data: bytes) -> tuple[bytes, int, int, int | None]:
             return joined, 0, total, record_version
 
 
-def parse_client_hello(data: bytes) -> ClientHello:
+def parse_client_hello(data: bytes | bytearray | memoryview) -> ClientHello:
     """Parse a ClientHello from TLS record(s) (0x16 0x03 …) or a bare handshake message (0x01).
 
     Raises ClientHelloError, with a message naming the fault, for anything that is not one
@@ -432,24 +458,24 @@ def parse_client_hello(data: bytes) -> ClientHello:
         while pos < end:
             if end - pos < 4:
                 raise _truncated("extension header", 4, end - pos)
-            etype = (buf[pos] << 8) | buf[pos + 1]
-            dlen = (buf[pos + 2] << 8) | buf[pos + 3]
+            etype, dlen = _two_u16(buf, pos)
             pos += 4
             if end - pos < dlen:
                 raise _truncated(f"extension 0x{etype:04x}", dlen, end - pos)
             extensions.append(etype)
-            if etype == _EXT_SERVER_NAME:
-                sni = _server_name(buf, pos, pos + dlen)
-            elif etype == _EXT_SUPPORTED_GROUPS:
-                groups = _u16_list(buf, pos, pos + dlen, 2, "supported_groups")
-            elif etype == _EXT_EC_POINT_FORMATS:
-                point_formats = _u8_list(buf, pos, pos + dlen, "ec_point_formats")
-            elif etype == _EXT_SIGNATURE_ALGORITHMS:
-                sigalgs = _u16_list(buf, pos, pos + dlen, 2, "signature_algorithms")
-            elif etype == _EXT_SUPPORTED_VERSIONS:
-                versions = _u16_list(buf, pos, pos + dlen, 1, "supported_versions")
-            elif etype == _EXT_ALPN:
-                alpn_raw = _alpn(buf, pos, pos + dlen)
+            if etype in _PARSED_EXTENSIONS:
+                if etype == _EXT_SERVER_NAME:
+                    sni = _server_name(buf, pos, pos + dlen)
+                elif etype == _EXT_SUPPORTED_GROUPS:
+                    groups = _u16_list(buf, pos, pos + dlen, 2, "supported_groups")
+                elif etype == _EXT_EC_POINT_FORMATS:
+                    point_formats = _u8_list(buf, pos, pos + dlen, "ec_point_formats")
+                elif etype == _EXT_SIGNATURE_ALGORITHMS:
+                    sigalgs = _u16_list(buf, pos, pos + dlen, 2, "signature_algorithms")
+                elif etype == _EXT_SUPPORTED_VERSIONS:
+                    versions = _u16_list(buf, pos, pos + dlen, 1, "supported_versions")
+                elif etype == _EXT_ALPN:
+                    alpn_raw = _alpn(buf, pos, pos + dlen)
             pos += dlen
 
     return ClientHello(
@@ -604,7 +630,7 @@ def parse_hex(text: str) -> bytes:
     return bytes.fromhex(digits)
 
 
-def fingerprint_dict(data: bytes) -> dict[str, object]:
+def fingerprint_dict(data: bytes | bytearray | memoryview) -> dict[str, object]:
     """Every fingerprint of a ClientHello as a JSON-ready dict (`botwarden fingerprint`)."""
     hello = parse_client_hello(data)
     return {

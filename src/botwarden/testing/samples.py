@@ -12,10 +12,12 @@ from __future__ import annotations
 import random
 from typing import Any
 
-CHROME_JA4 = "t13d1516h2_8daaf6152771_02713d6af862"
-FIREFOX_JA4 = "t13d1715h2_5b57614c22b0_7121afd63204"
-SAFARI_JA4 = "t13d2014h2_a09f3c656075_14788d8d241b"
-PYTHON_JA4 = "t13d181000_85036bcba153_d41ae481755e"
+# Captured on loopback (tests/fingerprint/captures): Debian's Chromium 156, curl_cffi's
+# Firefox and Safari profiles, Python's ssl; Go from FoxIO's published mapping.
+CHROME_JA4 = "t13d1517h2_8daaf6152771_cb7bf5808d99"
+FIREFOX_JA4 = "t13d1717h2_5b57614c22b0_3cbfd9057e0d"
+SAFARI_JA4 = "t13d2013h2_a09f3c656075_7f0f34a4126d"
+PYTHON_JA4 = "t13d181100_85036bcba153_d41ae481755e"
 GO_JA4 = "t13d190900_9dc949149365_97f8aa674fd9"
 
 CHROME_UA = (

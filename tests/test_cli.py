@@ -1,0 +1,103 @@
+"""The `botwarden` command line, run as a user runs it (a real subprocess)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+
+from botwarden.testing.samples import sample_record, sample_records
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def botwarden(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(
+        [sys.executable, "-m", "botwarden.cli", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_score_stdin_one_line_per_request_in_order() -> None:
+    import random
+
+    rng = random.Random(3)
+    kinds = [
+        "curl",
+        "chrome",
+        "googlebot",
+        "fake_googlebot",
+        "empty_ua",
+        "spoofed_chrome_python_tls",
+    ]
+    records = [sample_record(rng, k) for k in kinds]
+    data = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    proc = botwarden("score", "-", stdin=data)
+    assert proc.returncode == 0, proc.stderr
+    out = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    assert [o["id"] for o in out] == kinds
+    by = {o["id"]: o for o in out}
+    assert by["curl"]["score"] == 1
+    assert by["curl"]["score_src"] == "Heuristics"
+    assert by["chrome"]["score"] == 0
+    assert by["chrome"]["score_src"] == "Not Computed"
+    assert by["googlebot"]["verified_bot"] is True
+    assert by["googlebot"]["grouping"] == "verified_bot"
+    assert by["googlebot"]["score_src"] == "Verified Bot"
+    assert by["fake_googlebot"]["verified_bot"] is False
+    assert 1040 in by["fake_googlebot"]["detection_ids"]
+    assert by["empty_ua"]["detection_ids"] == [1010]
+    assert 1020 in by["spoofed_chrome_python_tls"]["detection_ids"]
+
+
+def test_score_bad_lines_give_error_lines_and_the_run_goes_on() -> None:
+    good = orjson.dumps(sample_records(1, seed=1)[0])
+    data = b"\n".join([good, b"{not json", b'{"ip": "nope"}', b"", good]) + b"\n"
+    proc = botwarden("score", "-", stdin=data)
+    assert proc.returncode == 0
+    out = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == 4
+    assert out[1]["line"] == 2
+    assert "not valid JSON" in out[1]["error"]
+    assert out[2] == {"line": 3, "error": "ip: 'nope' is not an IPv4 or IPv6 address"}
+    assert "score" in out[0]
+    assert "score" in out[3]
+
+
+def test_score_summary_on_the_bundled_examples() -> None:
+    proc = botwarden("score", str(ROOT / "examples" / "requests.jsonl"), "--summary")
+    assert proc.returncode == 0, proc.stderr
+    text = proc.stdout.decode()
+    assert "2000 requests scored, 0 unreadable lines" in text
+    for word in ("automated", "likely_human", "verified_bot", "Heuristics", "Verified Bot"):
+        assert word in text
+
+
+def test_score_combined_log(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    log.write_text(
+        '66.249.66.1 - - [21/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" '
+        '"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"\n'
+        '45.1.2.3 - - [21/Nov/2026:10:00:01 +0000] "GET /.env HTTP/1.1" 404 5 "-" "curl/8.5.0"\n'
+        "this is not a log line\n"
+    )
+    proc = botwarden("score", str(log), "--format", "combined")
+    assert proc.returncode == 0, proc.stderr
+    out = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    assert out[0]["verified_bot"] is True
+    assert out[1]["score"] == 1
+    assert out[2]["line"] == 3
+
+
+def test_score_missing_file_and_bad_format() -> None:
+    proc = botwarden("score", "/nonexistent.jsonl")
+    assert proc.returncode == 2
+    assert b"no such file" in proc.stderr
+    proc = botwarden("score", "-", "--format", "xml", stdin=b"")
+    assert proc.returncode == 2
+    assert b"--format must be json or combined" in proc.stderr
