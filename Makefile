@@ -29,6 +29,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python -m bench.score
+	$(BIN)/python -m bench.tls
 
 lint: setup
 	$(BIN)/ruff check src tests bench

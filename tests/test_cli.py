@@ -101,3 +101,23 @@ def test_score_missing_file_and_bad_format() -> None:
     proc = botwarden("score", "-", "--format", "xml", stdin=b"")
     assert proc.returncode == 2
     assert b"--format must be json or combined" in proc.stderr
+
+
+def test_parallel_workers_keep_input_order_and_agree_with_one_worker() -> None:
+    records = sample_records(6000, seed=11)
+    records[4100] = {"ip": "bad"}  # an error line in the third chunk
+    data = b"".join(orjson.dumps(r) + b"\n" for r in records)
+    one = botwarden("score", "-", "--workers", "1", stdin=data)
+    two = botwarden("score", "-", "--workers", "2", stdin=data)
+    assert one.returncode == two.returncode == 0
+
+    def strip_timings(out: bytes) -> list[dict[str, object]]:
+        docs = [orjson.loads(line) for line in out.splitlines()]
+        for d in docs:
+            d.pop("timings_us", None)
+        return docs
+
+    a, b = strip_timings(one.stdout), strip_timings(two.stdout)
+    assert len(a) == 6000
+    assert a == b
+    assert a[4100] == {"line": 4101, "error": "ip: 'bad' is not an IPv4 or IPv6 address"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -44,8 +45,11 @@ def score(
         typer.Option("--dns/--no-dns", help="Verify rDNS-checked bots with live DNS lookups."),
     ] = False,
     host: Annotated[str, typer.Option(help="Host for log lines that do not name one.")] = "",
+    workers: Annotated[
+        int, typer.Option(help="Processes to score with (0 = one per CPU).", min=0)
+    ] = 0,
 ) -> None:
-    """Score requests: one JSON line of BotManagement per input line."""
+    """Score requests: one JSON line of BotManagement per input line, in input order."""
     from botwarden import score_cli
     from botwarden.bots import BotDirectory, DnsResolver
     from botwarden.engines import default_engines
@@ -61,8 +65,8 @@ def score(
         directory = BotDirectory.default(resolver=DnsResolver() if dns else None)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    pipeline = Pipeline(default_engines(directory))
-    score_cli.run(source, fmt, summary, pipeline, geo, host)
+    job = score_cli.Job(Pipeline(default_engines(directory)), fmt, geo, host, not summary)
+    score_cli.run(source, job, summary, workers or os.cpu_count() or 1)
 
 
 @app.command()

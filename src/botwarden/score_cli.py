@@ -35,53 +35,125 @@ class Summary:
         for d in bm.detection_ids:
             self.by_detection[d] += 1
 
+    def merge(self, other: Summary) -> None:
+        self.requests += other.requests
+        self.errors += other.errors
+        self.by_grouping.update(other.by_grouping)
+        self.by_source.update(other.by_source)
+        self.by_detection.update(other.by_detection)
 
-def _lines(stream: IO[bytes]) -> Iterator[tuple[int, bytes]]:
+
+@dataclass(frozen=True)
+class Job:
+    """What every worker needs to score a chunk; inherited by forked workers."""
+
+    pipeline: Pipeline
+    fmt: str = "json"
+    geoip: GeoIP | None = None
+    host: str = ""
+    write: bool = True
+
+
+Chunk = tuple[int, list[bytes]]  # (number of the first line, raw lines)
+CHUNK_LINES = 2048
+
+
+def _chunks(stream: IO[bytes], on_bytes: Callable[[int], None] | None) -> Iterator[Chunk]:
+    first, size = 1, 0
+    lines: list[bytes] = []
     for n, line in enumerate(stream, start=1):
-        if line.strip():
-            yield n, line
+        if not lines:
+            first = n
+        lines.append(line)
+        size += len(line)
+        if len(lines) >= CHUNK_LINES:
+            if on_bytes is not None:
+                on_bytes(size)
+            yield first, lines
+            lines, size = [], 0
+    if lines:
+        if on_bytes is not None:
+            on_bytes(size)
+        yield first, lines
+
+
+def score_chunk(job: Job, chunk: Chunk) -> tuple[bytes, Summary]:
+    """Score one chunk: its output lines (a result, or `{"line": N, "error": ...}` for a
+    line that cannot be read) and its summary. Blank lines are skipped."""
+    summary = Summary()
+    out: list[bytes] = []
+    dumps = orjson.dumps
+    score = job.pipeline.score
+    first, lines = chunk
+    for n, raw in enumerate(lines, start=first):
+        if not raw.strip():
+            continue
+        record: object = None
+        try:
+            if job.fmt == "json":
+                try:
+                    record = orjson.loads(raw)
+                except orjson.JSONDecodeError as exc:
+                    raise InputError(f"not valid JSON: {exc}") from None
+                ctx = context_from_record(record, job.geoip)
+            else:
+                text = raw.decode("utf-8", "replace")
+                ctx = context_from_combined(text, host=job.host, geoip=job.geoip)
+        except InputError as exc:
+            summary.errors += 1
+            if job.write:
+                out.append(dumps({"line": n, "error": str(exc)}))
+            continue
+        bm = score(ctx)
+        summary.add(bm)
+        if job.write:
+            doc = bm.to_dict()
+            if isinstance(record, dict) and "id" in record:
+                doc = {"id": record["id"], **doc}
+            out.append(dumps(doc))
+    return (b"\n".join(out) + b"\n" if out else b""), summary
+
+
+_JOB: Job | None = None  # set in the parent before forking; read by workers
+
+
+def _score_in_worker(chunk: Chunk) -> tuple[bytes, Summary]:
+    assert _JOB is not None
+    return score_chunk(_JOB, chunk)
 
 
 def score_stream(
     stream: IO[bytes],
     out: IO[bytes] | None,
-    pipeline: Pipeline,
-    fmt: str = "json",
-    geoip: GeoIP | None = None,
-    host: str = "",
-    on_line: Callable[[int], None] | None = None,
+    job: Job,
+    workers: int = 1,
+    on_bytes: Callable[[int], None] | None = None,
 ) -> Summary:
-    """Score every line of `stream`; write one JSON line per input line to `out` (a result,
-    or `{"line": N, "error": ...}`), and return the summary. Bad lines never stop the run."""
+    """Score every line of `stream` in order, on `workers` processes; bad lines never stop
+    the run. Output order always equals input order."""
+    global _JOB
     summary = Summary()
-    dumps = orjson.dumps
-    score = pipeline.score
-    advance = on_line
-    for n, raw in _lines(stream):
-        if advance is not None:
-            advance(len(raw))
-        try:
-            if fmt == "json":
-                try:
-                    record = orjson.loads(raw)
-                except orjson.JSONDecodeError as exc:
-                    raise InputError(f"not valid JSON: {exc}") from None
-                ctx = context_from_record(record, geoip)
-            else:
-                record = None
-                ctx = context_from_combined(raw.decode("utf-8", "replace"), host=host, geoip=geoip)
-        except InputError as exc:
-            summary.errors += 1
-            if out is not None:
-                out.write(dumps({"line": n, "error": str(exc)}) + b"\n")
-            continue
-        bm = score(ctx)
-        summary.add(bm)
-        if out is not None:
-            doc = bm.to_dict()
-            if isinstance(record, dict) and "id" in record:
-                doc = {"id": record["id"], **doc}
-            out.write(dumps(doc) + b"\n")
+    chunks = _chunks(stream, on_bytes)
+    if workers <= 1:
+        results: Iterator[tuple[bytes, Summary]] = (score_chunk(job, c) for c in chunks)
+        pool = None
+    else:
+        import multiprocessing
+
+        # fork: workers inherit the loaded pipeline (bot directory, parsers) for free.
+        _JOB = job
+        pool = multiprocessing.get_context("fork").Pool(workers)
+        results = pool.imap(_score_in_worker, chunks, chunksize=1)
+    try:
+        for data, part in results:
+            summary.merge(part)
+            if out is not None and data:
+                out.write(data)
+    finally:
+        if pool is not None:
+            pool.close()
+            pool.join()
+            _JOB = None
     return summary
 
 
@@ -125,51 +197,31 @@ def render_summary(summary: Summary) -> None:
 
 def run(
     source: str,
-    fmt: str,
+    job: Job,
     summary_only: bool,
-    pipeline: Pipeline,
-    geoip: GeoIP | None = None,
-    host: str = "",
+    workers: int = 1,
 ) -> Summary:
     out = None if summary_only else sys.stdout.buffer
     if source == "-":
-        result = score_stream(sys.stdin.buffer, out, pipeline, fmt, geoip, host)
+        result = score_stream(sys.stdin.buffer, out, job, workers)
+    elif not summary_only:
+        with Path(source).open("rb") as fh:
+            result = score_stream(fh, out, job, workers)
     else:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
         path = Path(source)
-        if summary_only:
-            from rich.progress import (
-                BarColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
-
-            size = path.stat().st_size
-            with (
-                Progress(
-                    TextColumn("scoring {task.description}"),
-                    BarColumn(),
-                    TransferSpeedColumn(),
-                    TimeRemainingColumn(),
-                    transient=True,
-                ) as progress,
-                path.open("rb") as fh,
-            ):
-                task = progress.add_task(path.name, total=size)
-                pending = 0
-
-                def advance(nbytes: int) -> None:
-                    nonlocal pending
-                    pending += nbytes
-                    if pending >= 1 << 20:
-                        progress.advance(task, pending)
-                        pending = 0
-
-                result = score_stream(fh, None, pipeline, fmt, geoip, host, advance)
-        else:
-            with path.open("rb") as fh:
-                result = score_stream(fh, out, pipeline, fmt, geoip, host)
+        with (
+            Progress(
+                TextColumn("scoring {task.description}"),
+                BarColumn(),
+                TimeRemainingColumn(),
+                transient=True,
+            ) as progress,
+            path.open("rb") as fh,
+        ):
+            task = progress.add_task(path.name, total=path.stat().st_size)
+            result = score_stream(fh, None, job, workers, lambda n: progress.advance(task, n))
     if out is not None:
         out.flush()
     if summary_only:
