@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -121,3 +122,81 @@ def test_parallel_workers_keep_input_order_and_agree_with_one_worker() -> None:
     assert len(a) == 6000
     assert a == b
     assert a[4100] == {"line": 4101, "error": "ip: 'bad' is not an IPv4 or IPv6 address"}
+
+
+CAPTURES = ROOT / "tests" / "fingerprint" / "captures"
+
+
+def test_fingerprint_one_hello() -> None:
+    hello = (CAPTURES / "curl.hex").read_text().strip()
+    proc = botwarden("fingerprint", "--client-hello", hello)
+    assert proc.returncode == 0, proc.stderr
+    doc = orjson.loads(proc.stdout)
+    assert set(doc) >= {"ja3", "ja3_hash", "ja3n", "ja4", "sni", "alpn"}
+    assert doc["ja4"].startswith("t13d")
+    assert doc["sni"] == "localhost"
+    assert doc["alpn"] == ["h2", "http/1.1"]
+
+
+def test_fingerprint_bad_hello_exits_1_with_a_message() -> None:
+    proc = botwarden("fingerprint", "--client-hello", "160301")
+    assert proc.returncode == 1
+    assert b"error:" in proc.stderr
+
+
+def test_fingerprint_stdin_one_json_line_each_and_errors_inline() -> None:
+    good = (CAPTURES / "chromium.hex").read_text().strip()
+    data = f"{good}\nnot hex at all\n\n160301000a01000006\n{good}\n".encode()
+    proc = botwarden("fingerprint", "--client-hello", "-", stdin=data)
+    assert proc.returncode == 0
+    out = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    assert len(out) == 4
+    assert out[0]["ja4"] == out[3]["ja4"]
+    assert "error" in out[1]
+    assert "error" in out[2]
+
+
+def test_bots_update_installs_a_directory_that_score_then_uses(tmp_path: Path) -> None:
+    directory = {
+        "schema": 1,
+        "bots": [
+            {
+                "slug": "examplebot",
+                "name": "ExampleBot",
+                "operator": "Example Inc.",
+                "category": "Monitoring & Analytics",
+                "ua": "ExampleBot",
+                "ipv4": ["198.51.100.0/24"],
+            }
+        ],
+    }
+    src = tmp_path / "bots.json"
+    src.write_bytes(orjson.dumps(directory))
+    proc = subprocess.run(
+        [sys.executable, "-m", "botwarden.cli", "bots", "update", "--from", str(src),
+         "--data-dir", str(tmp_path / "data")],
+        capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert b"verified bots" in proc.stdout
+    assert (tmp_path / "data" / "verified_bots.json").exists()
+    record = {"ip": "198.51.100.9", "headers": [["user-agent", "ExampleBot/1.0"]]}
+    env_run = subprocess.run(
+        [sys.executable, "-m", "botwarden.cli", "score", "-"],
+        input=orjson.dumps(record) + b"\n",
+        capture_output=True,
+        timeout=120,
+        check=False,
+        env={**os.environ, "BOTWARDEN_DATA_DIR": str(tmp_path / "data")},
+    )
+    out = orjson.loads(env_run.stdout)
+    assert out["verified_bot"] is True
+    assert out["verified_bot_category"] == "Monitoring & Analytics"
+
+
+def test_bots_update_refuses_a_bad_file_and_lists_every_problem(tmp_path: Path) -> None:
+    src = tmp_path / "bad.json"
+    src.write_text('{"schema": 1, "bots": [{"slug": "x", "ipv4": ["10.0.0.0/33"]}]}')
+    proc = botwarden("bots", "update", "--from", str(src), "--data-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert b"10.0.0.0/33" in proc.stderr

@@ -107,12 +107,15 @@ def bots_update(
     data_dir: Annotated[
         Path | None, typer.Option(help="Data directory (default $BOTWARDEN_DATA_DIR or ./data).")
     ] = None,
+    replace: Annotated[
+        bool, typer.Option(help="Replace the whole directory instead of merging into it.")
+    ] = False,
 ) -> None:
-    """Validate and install a new verified-bot directory."""
+    """Validate and install a new verified-bot directory (merged into the current one)."""
     from botwarden.bots import bots_update_command
 
     try:
-        typer.echo(bots_update_command(from_, data_dir))
+        typer.echo(bots_update_command(from_, data_dir, replace=replace))
     except ConfigError as exc:
         raise _fail(str(exc), 1) from None
 
