@@ -259,3 +259,13 @@ def sample_record(rng: random.Random, kind: str | None = None) -> dict[str, Any]
 def sample_records(n: int, seed: int = 0) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     return [sample_record(rng) for _ in range(n)]
+
+
+if __name__ == "__main__":
+    # Regenerates examples/requests.jsonl: python -m botwarden.testing.samples > FILE
+    import sys
+
+    import orjson
+
+    for record in sample_records(2000, seed=7):
+        sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
