@@ -187,3 +187,14 @@ def test_verdict_is_final_score_one() -> None:
     assert v.score == 1
     assert v.final
     assert v.source == ScoreSource.HEURISTICS
+
+
+def test_detections_doc_is_current() -> None:
+    from pathlib import Path
+
+    from botwarden.engines.docs import detections_markdown
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "detections.md"
+    assert doc.read_text() == detections_markdown(), (
+        "docs/detections.md is stale: python -m botwarden.engines.docs > docs/detections.md"
+    )
