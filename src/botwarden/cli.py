@@ -21,6 +21,16 @@ app = typer.Typer(
 )
 bots_app = typer.Typer(help="The directory of verified (good) bots.", no_args_is_help=True)
 app.add_typer(bots_app, name="bots")
+rules_app = typer.Typer(help="The Cloudflare Rules language.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+def _emit(result: tuple[int, str]) -> None:
+    code, text = result
+    if text:
+        typer.echo(text, err=code != 0)
+    if code:
+        raise typer.Exit(code)
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -118,6 +128,48 @@ def bots_update(
         typer.echo(bots_update_command(from_, data_dir, replace=replace))
     except ConfigError as exc:
         raise _fail(str(exc), 1) from None
+
+
+@rules_app.command("check")
+def rules_check(
+    expression: Annotated[str, typer.Argument(help="An expression, or - for one per line.")],
+) -> None:
+    """Check an expression: OK, or the error with a caret under the problem."""
+    from botwarden.rules.cli import check_command
+
+    _emit(check_command(expression))
+
+
+@rules_app.command("eval")
+def rules_eval(
+    expression: Annotated[str, typer.Argument(help="The expression to evaluate.")],
+    request: Annotated[
+        Path, typer.Option("--request", help="A request record (docs/score-input.md).")
+    ],
+) -> None:
+    """Evaluate an expression on one request: true or false, and the fields it read."""
+    from botwarden.rules.cli import eval_command
+
+    _emit(eval_command(expression, request))
+
+
+@rules_app.command("sql")
+def rules_sql(
+    expression: Annotated[str, typer.Argument(help="The expression to compile.")],
+    dialect: Annotated[str, typer.Option(help="duckdb or clickhouse.")] = "duckdb",
+) -> None:
+    """Compile an expression to a parameterised WHERE clause over analytics events."""
+    from botwarden.rules.cli import sql_command
+
+    _emit(sql_command(expression, dialect))
+
+
+@rules_app.command("fields")
+def rules_fields() -> None:
+    """Print the field reference (every field, its type and meaning)."""
+    from botwarden.rules.cli import fields_command
+
+    _emit(fields_command())
 
 
 def main() -> None:
