@@ -30,6 +30,7 @@ test: setup
 bench: setup
 	$(BIN)/python -m bench.score
 	$(BIN)/python -m bench.tls
+	$(BIN)/python bench/rules.py
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -200,3 +200,40 @@ def test_bots_update_refuses_a_bad_file_and_lists_every_problem(tmp_path: Path) 
     proc = botwarden("bots", "update", "--from", str(src), "--data-dir", str(tmp_path))
     assert proc.returncode == 1
     assert b"10.0.0.0/33" in proc.stderr
+
+
+SEED_EXPRESSION = (
+    "(cf.bot_management.score le 46 and ip.geoip.asnum eq 132892 and http.host eq "
+    '"api-discovery.theburritobot.com" and cf.bot_management.ja3_hash eq '
+    '"3fed133de60c35724739b913924b6c24")'
+)
+
+
+def test_rules_check_ok_and_caret_error() -> None:
+    ok = botwarden("rules", "check", SEED_EXPRESSION)
+    assert (ok.returncode, ok.stdout.strip()) == (0, b"OK")
+    bad = botwarden("rules", "check", 'cf.bot_management.score lt "x"')
+    assert bad.returncode == 1
+    assert b"^^^" in bad.stderr
+    assert b"expected an integer" in bad.stderr
+
+
+def test_rules_check_stdin_json_lines() -> None:
+    proc = botwarden("rules", "check", "-", stdin=b"ip.src in {10.0.0.0/8}\nhttp.host eq\n")
+    assert proc.returncode == 0
+    out = [orjson.loads(line) for line in proc.stdout.splitlines()]
+    assert out[0] == {"ok": True}
+    assert out[1]["ok"] is False
+    assert "column 13" in out[1]["error"]
+
+
+def test_rules_sql_and_eval(tmp_path: Path) -> None:
+    proc = botwarden("rules", "sql", SEED_EXPRESSION, "--dialect", "duckdb")
+    assert proc.returncode == 0
+    assert b"132892" in proc.stdout  # the value is a bound parameter, listed after the SQL
+    assert b"132892" not in proc.stdout.splitlines()[0]
+    req = tmp_path / "req.json"
+    req.write_bytes(orjson.dumps({"ip": "1.2.3.4", "headers": [["user-agent", "curl/8.5.0"]]}))
+    proc = botwarden("rules", "eval", "cf.bot_management.score eq 1", "--request", str(req))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == b"true"

@@ -17,3 +17,13 @@ class InputError(BotwardenError):
 
 class ClientHelloError(InputError):
     """Bytes that are not a well-formed TLS ClientHello; the message names the fault."""
+
+
+def __getattr__(name: str) -> type[BotwardenError]:
+    # RuleSyntaxError lives with the rules language; importing it here lazily keeps
+    # `botwarden.errors` free of the parser's import cost and of an import cycle.
+    if name == "RuleSyntaxError":
+        from botwarden.rules.errors import RuleSyntaxError
+
+        return RuleSyntaxError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
