@@ -107,3 +107,33 @@ def test_combined_escaped_quotes_and_missing_ua() -> None:
 def test_combined_errors(line: str, message: str) -> None:
     with pytest.raises(InputError, match=message):
         context_from_combined(line)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://shop.example/p?q=1",
+        "https://Shop.Example:8443/a/b.css?x=1&y=%20#frag",
+        "http://shop.example",
+        "https://shop.example/?",
+        "https://user:pw@shop.example/x",
+        "https://[2001:db8::1]:443/x?y",
+        "/only/a/path?z=2",
+        "https://xn--bcher-kva.example/ü?ä=1",
+        "",
+    ],
+)
+def test_fast_url_split_agrees_with_urlsplit(url: str) -> None:
+    from urllib.parse import urlsplit
+
+    ctx = context_from_record({"ip": "1.2.3.4", "url": url})
+    parts = urlsplit(url)
+    assert ctx.scheme == (parts.scheme or "https")
+    assert ctx.host == (parts.hostname or "")
+    assert ctx.path == (parts.path or "/")
+    assert ctx.query == parts.query
+
+
+def test_bad_url_is_an_input_error() -> None:
+    with pytest.raises(InputError, match="url"):
+        context_from_record({"ip": "1.2.3.4", "url": "https://[::1/x"})

@@ -108,6 +108,26 @@ def _tls(raw: object) -> TLSInput | None:
     )
 
 
+# The common absolute URL; anything else (userinfo, IPv6 literals, odd characters) goes
+# through urlsplit, which is exact but about three times slower.
+_SIMPLE_URL = re.compile(
+    r"(https?)://([A-Za-z0-9.-]+)(?::[0-9]{1,5})?(/[^?#]*)?(?:\?([^#]*))?(?:#.*)?", re.ASCII
+)
+
+
+def _split_url(url: str) -> tuple[str, str, str, str]:
+    """(scheme, lower-cased host, path, query) of an absolute URL or a bare path."""
+    m = _SIMPLE_URL.fullmatch(url)
+    if m is not None:
+        return m[1], m[2].lower(), m[3] or "/", m[4] or ""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError as exc:
+        raise InputError(f"url: {exc}") from None
+    return parts.scheme or "https", host, parts.path or "/", parts.query
+
+
 def _is_ip(text: str) -> bool:
     """inet_pton is ~40x faster than ipaddress and accepts exactly the usual forms."""
     for family in (socket.AF_INET, socket.AF_INET6):
@@ -131,15 +151,11 @@ def context_from_record(record: object, geoip: GeoIP | None = None) -> RequestCo
     url = record.get("url", "/")
     if not isinstance(url, str):
         raise InputError("url: expected a string")
-    try:
-        parts = urlsplit(url)
-    except ValueError as exc:
-        raise InputError(f"url: {exc}") from None
+    scheme, host, path, query = _split_url(url)
     method = record.get("method", "GET")
     if not isinstance(method, str) or not method.isalpha():
         raise InputError(f"method: {method!r} is not an HTTP method")
     headers = _headers(record.get("headers"))
-    host = parts.hostname or ""
     if not host:
         host = next((v for k, v in headers if k.lower() == "host"), "")
     port = record.get("port", 0)
@@ -154,9 +170,9 @@ def context_from_record(record: object, geoip: GeoIP | None = None) -> RequestCo
         client_port=port,
         method=method,
         host=host,
-        path=parts.path or "/",
-        query=parts.query,
-        scheme=parts.scheme or "https",
+        path=path,
+        query=query,
+        scheme=scheme,
         http_version=_http_version(record.get("http_version", "1.1")),
         headers=headers,
         tls=_tls(record.get("tls")),

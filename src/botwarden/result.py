@@ -72,15 +72,15 @@ class BotManagement:
     def to_dict(self) -> dict[str, Any]:
         return {
             "score": self.score,
-            "score_src": str(self.score_src),
-            "grouping": str(self.grouping),
+            "score_src": self.score_src.value,
+            "grouping": self.grouping.value,
             "verified_bot": self.verified_bot,
             "verified_bot_name": self.verified_bot_name,
             "verified_bot_category": self.verified_bot_category,
             "ja3_hash": self.ja3_hash,
             "ja4": self.ja4,
             "static_resource": self.static_resource,
-            "js_detection": str(self.js_detection),
+            "js_detection": self.js_detection.value,
             "detection_ids": list(self.detection_ids),
             "corporate_proxy": self.corporate_proxy,
             "model_version": self.model_version,

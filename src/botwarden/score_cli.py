@@ -30,8 +30,8 @@ class Summary:
 
     def add(self, bm: BotManagement) -> None:
         self.requests += 1
-        self.by_grouping[str(bm.grouping)] += 1
-        self.by_source[str(bm.score_src)] += 1
+        self.by_grouping[bm.grouping.value] += 1
+        self.by_source[bm.score_src.value] += 1
         for d in bm.detection_ids:
             self.by_detection[d] += 1
 
