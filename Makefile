@@ -31,6 +31,7 @@ bench: setup
 	$(BIN)/python -m bench.score
 	$(BIN)/python -m bench.tls
 	$(BIN)/python bench/rules.py
+	$(BIN)/python -m bench.simulate
 
 lint: setup
 	$(BIN)/ruff check src tests bench

@@ -237,3 +237,19 @@ def test_rules_sql_and_eval(tmp_path: Path) -> None:
     proc = botwarden("rules", "eval", "cf.bot_management.score eq 1", "--request", str(req))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == b"true"
+
+
+def test_simulated_events_feed_the_scorer(tmp_path: Path) -> None:
+    out = tmp_path / "events.jsonl"
+    proc = botwarden(
+        "simulate", "events", "--out", str(out), "--hours", "0.005", "--rps", "20", "--seed", "3"
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = out.read_bytes().splitlines()
+    assert len(lines) > 100
+    scored = botwarden("score", str(out))
+    assert scored.returncode == 0
+    results = [orjson.loads(line) for line in scored.stdout.splitlines()]
+    assert len(results) == len(lines)
+    assert not any("error" in r for r in results)
+    assert {r["grouping"] for r in results} >= {"automated", "not_computed"}

@@ -172,6 +172,92 @@ def rules_fields() -> None:
     _emit(fields_command())
 
 
+simulate_app = typer.Typer(
+    help="Simulated traffic: labelled events, live requests, scenarios.", no_args_is_help=True
+)
+app.add_typer(simulate_app, name="simulate")
+
+
+@simulate_app.command("events")
+def simulate_events(
+    out: Annotated[
+        Path, typer.Option("--out", help="FILE.parquet, or FILE.jsonl (score-input records).")
+    ],
+    scenario: Annotated[str, typer.Option(help="Scenario file or shipped name.")] = "default",
+    hours: Annotated[float | None, typer.Option(help="Default: the scenario's.")] = None,
+    rps: Annotated[float | None, typer.Option(help="Default: the scenario's.")] = None,
+    seed: Annotated[int, typer.Option(help="Same seed, same bytes.")] = 0,
+    start: Annotated[str | None, typer.Option(help="RFC 3339 start time.")] = None,
+) -> None:
+    """Write labelled events (ground truth and every request attribute the scorer reads)."""
+    from botwarden.simulate.cli import events_command
+
+    raise typer.Exit(
+        events_command(out=out, scenario=scenario, hours=hours, rps=rps, seed=seed, start=start)
+    )
+
+
+@simulate_app.command("traffic")
+def simulate_traffic(
+    target: Annotated[str, typer.Option("--target", help="Base URL, loopback by default.")],
+    rps: Annotated[float, typer.Option(help="Requests per second (an upper bound).")],
+    duration: Annotated[float, typer.Option(help="Seconds.")],
+    scenario: Annotated[str, typer.Option(help="Scenario file or shipped name.")] = "default",
+    seed: Annotated[int, typer.Option()] = 0,
+    allow_host: Annotated[
+        list[str] | None, typer.Option("--allow-host", help="Allow a non-loopback host.")
+    ] = None,
+    engine: Annotated[
+        list[str] | None, typer.Option("--engine", help="aiohttp, curl_cffi, curl, chromium.")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write a JSON report.")] = None,
+) -> None:
+    """Send the scenario as real HTTP(S) requests (loopback only unless --allow-host)."""
+    from botwarden.simulate.cli import traffic_command
+
+    raise typer.Exit(
+        traffic_command(
+            target=target,
+            rps=rps,
+            duration=duration,
+            scenario=scenario,
+            seed=seed,
+            allow_hosts=allow_host,
+            engines=engine,
+            json_out=json_out,
+        )
+    )
+
+
+@simulate_app.command("check")
+def simulate_check(
+    files: Annotated[list[Path], typer.Argument(help="Scenario files.")],
+) -> None:
+    """Validate scenario files (every problem at once)."""
+    from botwarden.simulate.cli import check_command
+
+    raise typer.Exit(check_command(files))
+
+
+@simulate_app.command("populations")
+def simulate_populations() -> None:
+    """List the simulated populations."""
+    from botwarden.simulate.cli import populations_command
+
+    raise typer.Exit(populations_command())
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Serve the bundled demo shop (the origin `make run` puts Botwarden in front of)."""
+    from botwarden.demo.__main__ import serve
+
+    serve(host, port)
+
+
 def main() -> None:
     try:
         app()
