@@ -1,0 +1,1 @@
+"""Alembic migrations of the configuration store, run by `store.open()` (package data)."""
