@@ -32,6 +32,7 @@ bench: setup
 	$(BIN)/python -m bench.tls
 	$(BIN)/python bench/rules.py
 	$(BIN)/python -m bench.simulate
+	$(BIN)/python -m bench.analytics
 
 lint: setup
 	$(BIN)/ruff check src tests bench

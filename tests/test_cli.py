@@ -253,3 +253,37 @@ def test_simulated_events_feed_the_scorer(tmp_path: Path) -> None:
     assert len(results) == len(lines)
     assert not any("error" in r for r in results)
     assert {r["grouping"] for r in results} >= {"automated", "not_computed"}
+
+
+def test_analytics_import_then_query(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    env = {**os.environ, "BOTWARDEN_DATA_DIR": str(tmp_path)}
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0).isoformat()
+    events = tmp_path / "ev.jsonl"
+
+    def run(*args: str) -> subprocess.CompletedProcess[bytes]:
+        return subprocess.run(
+            [sys.executable, "-m", "botwarden.cli", *args],
+            capture_output=True, timeout=300, check=False, env=env,
+        )  # fmt: skip
+
+    made = run("simulate", "events", "--out", str(events), "--hours", "0.005", "--rps", "20",
+               "--seed", "4", "--start", start)  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    n = len(events.read_bytes().splitlines())
+    imported = run("analytics", "import", str(events))
+    assert imported.returncode == 0, imported.stderr
+    again = run("analytics", "import", str(events))
+    assert b"already stored: %d" % n in again.stdout.replace(b",", b"")
+    summary = run("analytics", "summary", "--since", "2d", "--json")
+    assert summary.returncode == 0, summary.stderr
+    doc = orjson.loads(summary.stdout)
+    assert doc["totals"]["total"] == n
+    assert sum(v for k, v in doc["totals"].items() if k != "total") == n
+    top = run("analytics", "top", "user_agent", "--since", "2d", "--json",
+              "--filter", "cf.bot_management.score eq 1")  # fmt: skip
+    assert top.returncode == 0, top.stderr
+    bad = run("analytics", "summary", "--filter", "cf.bot_management.score lt")
+    assert bad.returncode != 0
+    assert b"^" in bad.stderr

@@ -258,6 +258,179 @@ def demo(
     serve(host, port)
 
 
+analytics_app = typer.Typer(
+    help="Bot Analytics: import events, read the dashboard figures.", no_args_is_help=True
+)
+app.add_typer(analytics_app, name="analytics")
+
+ZoneOpt = Annotated[str | None, typer.Option(help="The zone (default: every zone).")]
+SinceOpt = Annotated[str, typer.Option(help="Window start: 24h, 7d, or an RFC 3339 time.")]
+UntilOpt = Annotated[str | None, typer.Option(help="Window end (default: now).")]
+FilterOpt = Annotated[
+    str | None,
+    typer.Option("--filter", help="A rules-language expression, e.g. ip.src.asnum eq 64500"),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="JSON instead of a table.")]
+BackendOpt = Annotated[
+    str | None, typer.Option(help="Backend URL (default: $BOTWARDEN_ANALYTICS_URL or DuckDB).")
+]
+
+
+@analytics_app.command("import")
+def analytics_import(
+    file: Annotated[Path, typer.Argument(help="Simulator Parquet, or request-record JSON lines.")],
+    zone: ZoneOpt = None,
+    backend: BackendOpt = None,
+) -> None:
+    """Import events (exactly once per file)."""
+    from botwarden.analytics.cli import import_command
+
+    _emit(import_command(file, backend=backend, zone=zone))
+
+
+@analytics_app.command("summary")
+def analytics_summary(
+    zone: ZoneOpt = None,
+    since: SinceOpt = "24h",
+    until: UntilOpt = None,
+    filter_: FilterOpt = None,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+) -> None:
+    """Requests by grouping and by score source."""
+    from botwarden.analytics.cli import summary_command
+
+    _emit(
+        summary_command(
+            backend=backend, zone=zone, since=since, until=until, flt=filter_, as_json=as_json
+        )
+    )
+
+
+@analytics_app.command("top")
+def analytics_top(
+    attribute: Annotated[
+        str,
+        typer.Argument(
+            help="ip, user_agent, asn, country, host, path, ja3, ja4, detection_id, "
+            "verified_bot_category"
+        ),
+    ],
+    zone: ZoneOpt = None,
+    since: SinceOpt = "24h",
+    until: UntilOpt = None,
+    filter_: FilterOpt = None,
+    limit: Annotated[int, typer.Option(help="How many rows.")] = 10,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+) -> None:
+    """The top values of an attribute."""
+    from botwarden.analytics.cli import top_command
+
+    _emit(
+        top_command(
+            attribute,
+            backend=backend,
+            zone=zone,
+            since=since,
+            until=until,
+            flt=filter_,
+            limit=limit,
+            as_json=as_json,
+        )
+    )
+
+
+@analytics_app.command("timeseries")
+def analytics_timeseries(
+    zone: ZoneOpt = None,
+    since: SinceOpt = "24h",
+    until: UntilOpt = None,
+    filter_: FilterOpt = None,
+    interval: Annotated[int | None, typer.Option(help="Seconds (default adapts).")] = None,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+) -> None:
+    """Requests by grouping over time."""
+    from botwarden.analytics.cli import timeseries_command
+
+    _emit(
+        timeseries_command(
+            backend=backend,
+            zone=zone,
+            since=since,
+            until=until,
+            flt=filter_,
+            interval=interval,
+            as_json=as_json,
+        )
+    )
+
+
+@analytics_app.command("histogram")
+def analytics_histogram(
+    zone: ZoneOpt = None,
+    since: SinceOpt = "24h",
+    until: UntilOpt = None,
+    filter_: FilterOpt = None,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+) -> None:
+    """The score distribution 1..99."""
+    from botwarden.analytics.cli import histogram_command
+
+    _emit(
+        histogram_command(
+            backend=backend, zone=zone, since=since, until=until, flt=filter_, as_json=as_json
+        )
+    )
+
+
+@analytics_app.command("sample")
+def analytics_sample(
+    zone: ZoneOpt = None,
+    since: SinceOpt = "24h",
+    until: UntilOpt = None,
+    filter_: FilterOpt = None,
+    limit: Annotated[int, typer.Option(help="How many events.")] = 20,
+    as_json: JsonOpt = False,
+    backend: BackendOpt = None,
+) -> None:
+    """A sample of matching raw events."""
+    from botwarden.analytics.cli import sample_command
+
+    _emit(
+        sample_command(
+            backend=backend,
+            zone=zone,
+            since=since,
+            until=until,
+            flt=filter_,
+            limit=limit,
+            as_json=as_json,
+        )
+    )
+
+
+@analytics_app.command("feedback")
+def analytics_feedback(
+    expression: Annotated[str, typer.Argument(help="The report's expression.")],
+    zone: ZoneOpt = None,
+    since: SinceOpt = "24h",
+    until: UntilOpt = None,
+    top_n: Annotated[int, typer.Option(help="Rows per top list.")] = 10,
+    backend: BackendOpt = None,
+) -> None:
+    """The figures a feedback report carries for an expression and window."""
+    from botwarden.analytics.cli import feedback_command
+
+    _emit(
+        feedback_command(
+            expression, backend=backend, zone=zone, since=since, until=until, top_n=top_n
+        )
+    )
+
+
 def main() -> None:
     try:
         app()
