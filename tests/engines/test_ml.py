@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from botwarden.engines.ml import BASE, MLEngine, Scored, ml_engines
+from botwarden.engines.verified import VerifiedBotEngine
+from botwarden.ml.features import FEATURE_NAMES
+from botwarden.ml.registry import Registry, base_model_dir
+from botwarden.request import RequestContext, TLSInput
+from botwarden.result import ScoreSource
+from botwarden.scoring import Pipeline
+
+CHROME_UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/147.0.0.0 Safari/537.36"
+CHROME_JA4 = "t13d1516h2_8daaf6152771_d8a2da3f94cd"
+T0 = 1_767_600_000.0
+
+
+def browser(
+    t: float = T0, path: str = "/", ip: str = "73.12.34.56", zone: str | None = None
+) -> RequestContext:
+    return RequestContext(
+        client_ip=ip,
+        host="shop.example",
+        path=path,
+        http_version="2",
+        zone=zone,
+        timestamp=t,
+        tls=TLSInput(ja4=CHROME_JA4, alpn=("h2",)),
+        headers=(
+            ("sec-ch-ua", '"Google Chrome";v="147", "Not.A/Brand";v="8", "Chromium";v="147"'),
+            ("sec-ch-ua-mobile", "?0"),
+            ("sec-ch-ua-platform", '"Windows"'),
+            ("upgrade-insecure-requests", "1"),
+            ("user-agent", CHROME_UA),
+            (
+                "accept",
+                "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7",
+            ),
+            ("sec-fetch-site", "none"),
+            ("sec-fetch-mode", "navigate"),
+            ("sec-fetch-user", "?1"),
+            ("sec-fetch-dest", "document"),
+            ("accept-encoding", "gzip, deflate, br, zstd"),
+            ("accept-language", "en-US,en;q=0.9"),
+            ("priority", "u=0, i"),
+        ),
+    )
+
+
+def script(t: float, path: str = "/login") -> RequestContext:
+    return RequestContext(
+        client_ip="52.20.1.2",
+        host="shop.example",
+        method="POST",
+        path=path,
+        timestamp=t,
+        tls=TLSInput(ja4="t13d1812h1_85036bcba153_b26ce05bbdd6"),
+        headers=(
+            ("Host", "shop.example"),
+            ("User-Agent", "python-requests/2.32.3"),
+            ("Accept-Encoding", "gzip, deflate"),
+            ("Accept", "*/*"),
+            ("Connection", "keep-alive"),
+        ),
+    )
+
+
+def test_base_model_ships_small_and_loads_fast() -> None:
+    d = base_model_dir()
+    size = sum(f.stat().st_size for f in d.iterdir())
+    assert size < 5 << 20
+    t0 = time.perf_counter()
+    MLEngine()
+    assert time.perf_counter() - t0 < 3.0
+
+
+def test_scores_a_browser_as_human_and_a_script_as_automated() -> None:
+    engine = MLEngine()
+    v = engine.evaluate(browser(), None)
+    assert v is not None
+    assert v.source == ScoreSource.MACHINE_LEARNING
+    assert not v.final
+    assert 30 <= (v.score or 0) <= 99
+    assert engine.last is not None
+    assert engine.last.version == BASE
+    scores = [engine.evaluate(script(T0 + i * 0.5), None) for i in range(30)]
+    assert all(s is not None and 2 <= (s.score or 0) < 30 for s in scores)
+
+
+def test_in_the_pipeline_the_observer_counts_every_request() -> None:
+    observer, engine = ml_engines()
+    pipeline = Pipeline([observer, VerifiedBotEngine(), engine])
+    r = pipeline.score(browser())
+    assert r.score_src == ScoreSource.MACHINE_LEARNING
+    assert r.score >= 30
+    assert set(r.timings_us) == {"machine_learning_observer", "verified_bot", "machine_learning"}
+    # the engine reused the observer's vector: the client was counted once
+    assert engine.last is not None
+    assert engine.last.features[FEATURE_NAMES.index("c_life_requests")] == 1.0
+
+
+def test_error_ratio_follows_observed_responses() -> None:
+    engine = MLEngine()
+    i = FEATURE_NAMES.index("c_error_ratio")
+    for k in range(5):
+        ctx = script(T0 + k)
+        engine.evaluate(ctx, None)
+        engine.observe_response(ctx, 401)
+    engine.evaluate(script(T0 + 6), None)
+    assert engine.last is not None
+    assert engine.last.features[i] == 1.0
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    reg = Registry(tmp_path / "models")
+    reg.add(base_model_dir(), description="same weights, a second version")
+    return reg
+
+
+def test_zones_get_their_version_and_changes_are_picked_up(registry: Registry) -> None:
+    engine = MLEngine(registry, reload_every=0.0)
+    engine.evaluate(browser(zone="a.example"), None)
+    assert engine.last is not None
+    assert engine.last.version == "v1"
+    other = Registry(registry.root)  # as `botwarden model pin` would, in another process
+    other.pin("a.example", "v2")
+    time.sleep(0.01)
+    engine.evaluate(browser(zone="a.example"), None)
+    assert engine.last.version == "v2"
+    engine.evaluate(browser(zone="b.example"), None)
+    assert engine.last.version == "v1"
+
+
+def test_shadow_scores_are_recorded(registry: Registry) -> None:
+    registry.set_shadow("v2")
+    seen: list[Scored] = []
+    engine = MLEngine(registry, on_shadow=seen.append)
+    engine.evaluate(browser(), None)
+    engine.evaluate(script(T0), None)
+    assert [s.shadow_version for s in seen] == ["v2", "v2"]
+    assert all(s.shadow_score == s.score for s in seen)  # same weights
+    stats = engine.shadow_stats[("v1", "v2")].to_dict()
+    assert stats["requests"] == 2
+    assert stats["mean_abs_score_diff"] == 0.0
+
+
+def test_a_broken_version_falls_back_to_the_base_model(registry: Registry) -> None:
+    registry.pin("a.example", "v2")
+    (registry.root / "v2" / "model.onnx").write_bytes(b"not a model")
+    engine = MLEngine(registry)
+    v = engine.evaluate(browser(zone="a.example"), None)
+    assert v is not None
+    assert engine.last is not None
+    assert engine.last.version == "base"
