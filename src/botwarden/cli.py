@@ -431,7 +431,17 @@ def analytics_feedback(
     )
 
 
+def _add_admin(argv: list[str]) -> None:
+    """`botwarden admin …` loads SQLAlchemy and Alembic (about a second); register it only
+    when it can be asked for, so `botwarden score` starts fast."""
+    if not argv or argv[0] in ("admin", "--help", "-h"):
+        from botwarden.store.cli import admin_app
+
+        app.add_typer(admin_app, name="admin")
+
+
 def main() -> None:
+    _add_admin(sys.argv[1:])
     try:
         app()
     except BotwardenError as exc:
