@@ -22,7 +22,7 @@ ifeq ($(CI),true)
 endif
 
 run: setup
-	$(BIN)/botwarden score examples/requests.jsonl --summary
+	$(BIN)/botwarden demo
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -33,6 +33,9 @@ bench: setup
 	$(BIN)/python bench/rules.py
 	$(BIN)/python -m bench.simulate
 	$(BIN)/python -m bench.analytics
+	$(BIN)/python -m bench.edge
+	$(BIN)/python -m bench.api
+	$(BIN)/python -m bench.ml
 
 lint: setup
 	$(BIN)/ruff check src tests bench

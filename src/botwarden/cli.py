@@ -247,15 +247,75 @@ def simulate_populations() -> None:
     raise typer.Exit(populations_command())
 
 
-@app.command()
-def demo(
+@app.command("demo-shop")
+def demo_shop(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
 ) -> None:
-    """Serve the bundled demo shop (the origin `make run` puts Botwarden in front of)."""
+    """Serve the bundled demo shop alone (the origin `botwarden demo` protects)."""
     from botwarden.demo.__main__ import serve
 
     serve(host, port)
+
+
+@app.command()
+def demo(
+    traffic: Annotated[
+        bool | None,
+        typer.Option(help="Run the simulator at a low rate (default: on unless DEMO_TRAFFIC=0)."),
+    ] = None,
+    rps: Annotated[float, typer.Option(help="Simulated requests per second.")] = 3.0,
+) -> None:
+    """The main job (`make run`): the demo shop with Botwarden in front, the API, a demo
+    account, zone and token (printed), and simulated traffic, until Ctrl-C."""
+    from botwarden.edge.cli import demo_command
+
+    raise typer.Exit(demo_command(traffic=traffic, rps=rps))
+
+
+@app.command()
+def serve(
+    origin: Annotated[
+        str | None, typer.Option(help="Origin URL (none: forward-auth only).")
+    ] = None,
+    role: Annotated[str, typer.Option(help="all, edge or api.")] = "all",
+    listen: Annotated[
+        list[str] | None, typer.Option(help="Plain HTTP address, host:port (repeatable).")
+    ] = None,
+    tls_listen: Annotated[
+        list[str] | None, typer.Option(help="HTTPS address, host:port (repeatable).")
+    ] = None,
+    cert: Annotated[str | None, typer.Option(help="TLS certificate chain (PEM).")] = None,
+    key: Annotated[str | None, typer.Option(help="TLS private key (PEM).")] = None,
+    api: Annotated[str, typer.Option(help="API address, host:port.")] = "127.0.0.1:8001",
+    admin: Annotated[str, typer.Option(help="Metrics address, host:port.")] = "127.0.0.1:9090",
+    database: Annotated[
+        str | None, typer.Option(envvar="BOTWARDEN_DATABASE_URL", help="Config store URL.")
+    ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None, typer.Option(help="CIDR whose forwarding headers are trusted.")
+    ] = None,
+    zone: Annotated[str, typer.Option(help="Zone for hosts no zone names.")] = "",
+    analytics: Annotated[bool, typer.Option(help="Record events to Bot Analytics.")] = True,
+) -> None:
+    """Run Botwarden: the edge (reverse proxy and forward-auth) and the API."""
+    from botwarden.edge.cli import ServeOptions, serve_command
+
+    options = ServeOptions(
+        role=role,
+        origin=origin,
+        listen=listen or ["127.0.0.1:8000"],
+        tls_listen=tls_listen or [],
+        cert=cert,
+        key=key,
+        admin=admin,
+        api=api,
+        database=database,
+        trusted_proxies=trusted_proxy or [],
+        default_zone=zone,
+        analytics=analytics,
+    )
+    raise typer.Exit(serve_command(options))
 
 
 analytics_app = typer.Typer(
