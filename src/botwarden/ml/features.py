@@ -329,12 +329,15 @@ def request_block(
     ja4: str | None,
     tls_present: bool,
     complete: bool,
-    headers: tuple[tuple[str, str], ...],
+    names: tuple[str, ...],
+    values: tuple[str, ...],
 ) -> tuple[float, ...]:
-    """The request block of one request shape (headers as sent, with the values of headers
-    not in VALUE_HEADERS blanked by the caller). Pure: cached by the extractor."""
+    """The request block of one request shape: header names as sent, and the values of the
+    headers in VALUE_HEADERS, in order (`header_key`). Pure: cached by the extractor."""
     from botwarden.fingerprint.ja4db import family_of
 
+    it = iter(values)
+    headers = tuple((n, next(it) if _KEEP[n] else "") for n in names)
     ctx = RequestContext(
         client_ip="0.0.0.0",
         method=method,
@@ -475,13 +478,33 @@ def _referer_kind(referer: str, host: str) -> float:
     return 1.0 if netloc == host else 2.0
 
 
+@lru_cache(maxsize=65536)
+def cookie_facts(raw: str, name: str) -> tuple[int, str | None]:
+    """(number of cookies, value of cookie `name`) of a Cookie header, parsed as
+    RequestContext.cookies parses it. Cached: a session sends the same header many times."""
+    count = 0
+    seen: set[str] = set()
+    value: str | None = None
+    for part in raw.split(";"):
+        key, sep, val = part.partition("=")
+        key = key.strip()
+        if not sep or not key or key in seen:
+            continue
+        seen.add(key)
+        count += 1
+        if key == name:
+            val = val.strip()
+            value = val[1:-1] if len(val) >= 2 and val[0] == val[-1] == '"' else val
+    return count, value
+
+
 def cookie_block(
-    ctx: RequestContext, config: FeatureConfig
+    cookie: str | None, referer: str, host: str, config: FeatureConfig
 ) -> tuple[tuple[float, float, float], str | None]:
-    """(cookie count, session cookie state, referer kind) and the session id if any.
+    """(cookie count, session cookie state, referer kind) and the session id if any, from
+    the Cookie header (repeated ones joined with "; "), the Referer and the host.
     Session cookie state: 0 absent, 1 present (unverified or invalid), 2 present and valid."""
-    cookies = ctx.cookies
-    value = cookies.get(config.session_cookie)
+    count, value = cookie_facts(cookie, config.session_cookie) if cookie else (0, None)
     sid: str | None = None
     if value is None:
         state = 0.0
@@ -490,7 +513,14 @@ def cookie_block(
         state = 2.0 if valid else 1.0
         if config.validate_session is None or valid:
             sid = config.session_id(value) if config.session_id else value
-    return (float(len(cookies)), state, _referer_kind(ctx.referer, ctx.host)), sid
+    return (float(count), state, _referer_kind(referer, host)), sid
+
+
+def _cookie_block_of(
+    ctx: RequestContext, config: FeatureConfig
+) -> tuple[tuple[float, float, float], str | None]:
+    h = ctx.header_map
+    return cookie_block(h.get("cookie"), h.get("referer", ""), ctx.host, config)
 
 
 @lru_cache(maxsize=65536)
@@ -528,10 +558,11 @@ class _Keep(dict[str, bool]):
 _KEEP = _Keep()
 
 
-def blank_headers(headers: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-    """Headers with the values the request block does not read blanked (its cache key)."""
+def header_key(headers: Sequence[tuple[str, str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(all header names, the values of those in VALUE_HEADERS): what the request block
+    reads of the headers, so cookies, referers and tokens never make its key distinct."""
     keep = _KEEP
-    return tuple([p if keep[p[0]] else (p[0], "") for p in headers])
+    return tuple([p[0] for p in headers]), tuple([p[1] for p in headers if keep[p[0]]])
 
 
 def ts_us(timestamp: float) -> int:
@@ -566,6 +597,7 @@ class FeatureExtractor:
         self.windows = windows.ClientWindows(capacity, store=state)
         self.ja4 = windows.Ja4Signals(capacity=ja4_capacity)
         self._request = _cached_request_block
+        self._asn_cat: dict[str, float] = {}  # an address's ASN does not change in a run
 
     def client_key(self, ctx: RequestContext, session_id: str | None) -> str:
         if session_id is not None:
@@ -581,11 +613,11 @@ class FeatureExtractor:
             ctx.ja4,
             tls is not None,
             ctx.headers_complete,
-            blank_headers(ctx.headers),
+            *header_key(ctx.headers),
         )
         pb = path_block(ctx.method, ctx.path)
         qb = query_block(ctx.query)
-        cb, sid = cookie_block(ctx, self.config)
+        cb, sid = _cookie_block_of(ctx, self.config)
         # Without a GeoIP there is no ASN: skip building the context's empty GeoFacts.
         cat = 0.0 if ctx._geoip is None else float(self.config.asn_categories.categorize(ctx.asn))
         t = ts_us(ctx.timestamp)
@@ -613,7 +645,7 @@ class FeatureExtractor:
 
     def observe_response(self, ctx: RequestContext, status: int) -> None:
         """Count the response of a request extracted before (error ratio)."""
-        _, sid = cookie_block(ctx, self.config)
+        _, sid = _cookie_block_of(ctx, self.config)
         self.windows.observe(self.client_key(ctx, sid), ts_us(ctx.timestamp), status)
 
 
@@ -765,7 +797,7 @@ def batch_features(
             ja4 or None,
             (scheme or "https") == "https",
             True,
-            pairs(row),
+            *header_key(pairs(row)),
         )
 
     out[:, _R0:_P0] = _gather(keys, req, len(REQUEST_FEATURES))
@@ -814,7 +846,7 @@ def batch_features(
             )
         host = host_dict[host_codes[row]] if host_codes[row] >= 0 else ""
         ctx = RequestContext(client_ip="0.0.0.0", host=host, headers=hdrs)
-        block, sid = cookie_block(ctx, cfg)
+        block, sid = _cookie_block_of(ctx, cfg)
         code = -1 if sid is None else sessions.setdefault(sid, len(sessions))
         return (*block, float(code))
 

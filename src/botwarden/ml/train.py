@@ -41,7 +41,7 @@ class TrainConfig:
 
     num_boost_round: int = 250
     early_stopping_rounds: int = 30
-    learning_rate: float = 0.1
+    learning_rate: float = 0.2
     num_leaves: int = 31
     min_data_in_leaf: int = 100
     feature_fraction: float = 0.9
