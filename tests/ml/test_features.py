@@ -232,3 +232,23 @@ def test_a_client_idle_past_its_life_starts_afresh() -> None:
     assert cw.update("c", "ip", 0, **kw)[i] == 1.0  # type: ignore[arg-type]
     assert cw.update("c", "ip", 1_000_000, **kw)[i] == 2.0  # type: ignore[arg-type]
     assert cw.update("c", "ip", 1_000_000 + W.LIFE_US, **kw)[i] == 1.0  # type: ignore[arg-type]
+
+
+def test_long_values_bypass_the_caches() -> None:
+    """Caches are keyed by what clients send: kilobyte values are computed, not cached."""
+    long_path = "/search/" + "a" * 5000
+    ctx = chrome(
+        path=long_path,
+        headers=(
+            *chrome().headers,
+            ("cookie", "x=" + "y" * 5000),
+            ("referer", "https://r/" + "z" * 900),
+        ),
+    )
+    F.FeatureExtractor().extract(chrome())  # the short values are cached
+    before = (F.path_block.cache_info().currsize, F._bit.cache_info().currsize)
+    v = dict(zip(F.FEATURE_NAMES, F.FeatureExtractor().extract(ctx), strict=True))
+    assert v["path_len"] == len(long_path)
+    assert v["cookie_count"] == 1.0
+    assert v["referer_kind"] == 2.0
+    assert (F.path_block.cache_info().currsize, F._bit.cache_info().currsize) == before

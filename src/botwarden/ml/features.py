@@ -431,8 +431,7 @@ def request_block(
 # -- the path, query and cookie blocks --------------------------------------------------------
 
 
-@lru_cache(maxsize=65536)
-def path_block(method: str, path: str) -> tuple[float, ...]:
+def _path_block(method: str, path: str) -> tuple[float, ...]:
     ctx = RequestContext(client_ip="0.0.0.0", method=method, path=path)
     p = ctx.path.lower()
     if ctx.static_resource:
@@ -458,15 +457,24 @@ def path_block(method: str, path: str) -> tuple[float, ...]:
     )
 
 
-@lru_cache(maxsize=65536)
-def query_block(query: str) -> tuple[float, ...]:
+def _query_block(query: str) -> tuple[float, ...]:
     if not query:
         return (0.0, 0.0)
     return (float(len(query)), float(query.count("&") + 1))
 
 
-@lru_cache(maxsize=65536)
+_CACHE_MAX_LEN = 512
+path_block = lru_cache(maxsize=32768)(_path_block)
+query_block = lru_cache(maxsize=32768)(_query_block)
+
+
 def _referer_kind(referer: str, host: str) -> float:
+    if len(referer) > _CACHE_MAX_LEN:
+        return _referer_kind_of(referer, host)
+    return _referer_kind_cached(referer, host)
+
+
+def _referer_kind_of(referer: str, host: str) -> float:
     if not referer:
         return 0.0
     try:
@@ -478,8 +486,17 @@ def _referer_kind(referer: str, host: str) -> float:
     return 1.0 if netloc == host else 2.0
 
 
-@lru_cache(maxsize=65536)
+_referer_kind_cached = lru_cache(maxsize=32768)(_referer_kind_of)
+
+
 def cookie_facts(raw: str, name: str) -> tuple[int, str | None]:
+    """`_cookie_facts`, cached unless the header is long."""
+    if len(raw) > _CACHE_MAX_LEN * 4:
+        return _cookie_facts(raw, name)
+    return _cookie_facts_cached(raw, name)
+
+
+def _cookie_facts(raw: str, name: str) -> tuple[int, str | None]:
     """(number of cookies, value of cookie `name`) of a Cookie header, parsed as
     RequestContext.cookies parses it. Cached: a session sends the same header many times."""
     count = 0
@@ -496,6 +513,9 @@ def cookie_facts(raw: str, name: str) -> tuple[int, str | None]:
             val = val.strip()
             value = val[1:-1] if len(val) >= 2 and val[0] == val[-1] == '"' else val
     return count, value
+
+
+_cookie_facts_cached = lru_cache(maxsize=32768)(_cookie_facts)
 
 
 def cookie_block(
@@ -542,7 +562,7 @@ def _crc(s: str) -> int:
     return zlib.crc32(s.encode("utf-8", "surrogatepass")) & 63
 
 
-_bit = lru_cache(maxsize=65536)(_crc)  # paths and user agents repeat
+_bit = lru_cache(maxsize=32768)(_crc)  # paths and user agents repeat
 
 
 class _Keep(dict[str, bool]):
@@ -574,7 +594,7 @@ def ts_us(timestamp: float) -> int:
 
 # Pure, so one cache serves every extractor in the process: a browser build's requests
 # share a handful of shapes.
-_cached_request_block = lru_cache(maxsize=65536)(request_block)
+_cached_request_block = lru_cache(maxsize=16384)(request_block)
 
 
 class FeatureExtractor:
@@ -597,7 +617,7 @@ class FeatureExtractor:
         self.windows = windows.ClientWindows(capacity, store=state)
         self.ja4 = windows.Ja4Signals(capacity=ja4_capacity)
         self._request = _cached_request_block
-        self._asn_cat: dict[str, float] = {}  # an address's ASN does not change in a run
+        self._asn_cat: dict[str, float] = {}
 
     def client_key(self, ctx: RequestContext, session_id: str | None) -> str:
         if session_id is not None:
@@ -605,21 +625,30 @@ class FeatureExtractor:
         return f"a:{ip_key(ctx.client_ip)}|{ctx.ja4 or ''}"
 
     def extract(self, ctx: RequestContext) -> list[float]:
-        tls = ctx.tls
-        req = self._request(
-            ctx.method,
-            ctx.http_version,
-            ctx.scheme,
-            ctx.ja4,
-            tls is not None,
-            ctx.headers_complete,
-            *header_key(ctx.headers),
-        )
-        pb = path_block(ctx.method, ctx.path)
-        qb = query_block(ctx.query)
+        # The caches are keyed by what clients send: long values bypass them, so a flood
+        # of made-up kilobyte paths or user agents cannot fill memory.
+        names, values = header_key(ctx.headers)
+        args = (ctx.method, ctx.http_version, ctx.scheme, ctx.ja4, ctx.tls is not None,
+                ctx.headers_complete, names, values)  # fmt: skip
+        small = sum(map(len, values)) <= _CACHE_MAX_LEN * 4
+        req = self._request(*args) if small else request_block(*args)
+        path, query, ua = ctx.path, ctx.query, ctx.user_agent
+        if len(path) <= _CACHE_MAX_LEN:
+            pb, path_bit = path_block(ctx.method, path), _bit(path)
+        else:
+            pb, path_bit = _path_block(ctx.method, path), _crc(path)
+        qb = query_block(query) if len(query) <= _CACHE_MAX_LEN else _query_block(query)
         cb, sid = _cookie_block_of(ctx, self.config)
-        # Without a GeoIP there is no ASN: skip building the context's empty GeoFacts.
-        cat = 0.0 if ctx._geoip is None else float(self.config.asn_categories.categorize(ctx.asn))
+        if ctx._geoip is None:  # no GeoIP, no ASN: skip building the context's GeoFacts
+            cat = 0.0
+        else:
+            ip = ctx.client_ip
+            cat = self._asn_cat.get(ip, -1.0)
+            if cat < 0.0:  # an address's ASN does not change while the MMDB stays
+                cat = float(self.config.asn_categories.categorize(ctx.asn))
+                if len(self._asn_cat) >= 65536:
+                    self._asn_cat.clear()
+                self._asn_cat[ip] = cat
         t = ts_us(ctx.timestamp)
         ckey = self.client_key(ctx, sid)
         kind = int(pb[0])
@@ -627,8 +656,8 @@ class FeatureExtractor:
             ckey,
             ip_key(ctx.client_ip),
             t,
-            path_hash=_bit(ctx.path),
-            ua_hash=_bit(ctx.user_agent),
+            path_hash=path_bit,
+            ua_hash=_bit(ua) if len(ua) <= _CACHE_MAX_LEN else _crc(ua),
             static=kind == STATIC,
             api=kind == API,
             sensitive=pb[5] == 1.0,

@@ -1,0 +1,1 @@
+"""The machine-learning engine's parts: features, training, ONNX export, versions, reports."""
