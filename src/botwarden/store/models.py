@@ -72,6 +72,10 @@ class UserRow(Base):
     key_hash: Mapped[str] = mapped_column(String(64))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
     created_on: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Dashboard sign-in: scrypt hash (None: no password set, API keys only); bumping the
+    # epoch ends every dashboard session of the user.
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class MembershipRow(Base):
