@@ -492,12 +492,18 @@ def analytics_feedback(
 
 
 def _add_admin(argv: list[str]) -> None:
-    """`botwarden admin …` loads SQLAlchemy and Alembic (about a second); register it only
-    when it can be asked for, so `botwarden score` starts fast."""
-    if not argv or argv[0] in ("admin", "--help", "-h"):
+    """`botwarden admin …` loads SQLAlchemy and Alembic (about a second), `botwarden model …`
+    typer and the model registry; register them only when they can be asked for, so
+    `botwarden score` starts fast."""
+    everything = not argv or argv[0] in ("--help", "-h")
+    if everything or argv[0] == "admin":
         from botwarden.store.cli import admin_app
 
         app.add_typer(admin_app, name="admin")
+    if everything or argv[0] == "model":
+        from botwarden.ml.commands import model_app
+
+        app.add_typer(model_app, name="model")
 
 
 def main() -> None:
