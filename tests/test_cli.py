@@ -45,8 +45,9 @@ def test_score_stdin_one_line_per_request_in_order() -> None:
     by = {o["id"]: o for o in out}
     assert by["curl"]["score"] == 1
     assert by["curl"]["score_src"] == "Heuristics"
-    assert by["chrome"]["score"] == 0
-    assert by["chrome"]["score_src"] == "Not Computed"
+    assert by["chrome"]["score_src"] == "Machine Learning"  # no heuristic: the model decides
+    assert by["chrome"]["model_version"]
+    assert 2 <= by["chrome"]["score"] <= 99
     assert by["googlebot"]["verified_bot"] is True
     assert by["googlebot"]["grouping"] == "verified_bot"
     assert by["googlebot"]["score_src"] == "Verified Bot"
@@ -104,24 +105,53 @@ def test_score_missing_file_and_bad_format() -> None:
     assert b"--format must be json or combined" in proc.stderr
 
 
+def _strip_timings(out: bytes) -> list[dict[str, object]]:
+    docs = [orjson.loads(line) for line in out.splitlines()]
+    for d in docs:
+        d.pop("timings_us", None)
+    return docs
+
+
 def test_parallel_workers_keep_input_order_and_agree_with_one_worker() -> None:
+    """Without the model's windows, scoring is stateless: any split gives the same lines."""
     records = sample_records(6000, seed=11)
     records[4100] = {"ip": "bad"}  # an error line in the third chunk
     data = b"".join(orjson.dumps(r) + b"\n" for r in records)
-    one = botwarden("score", "-", "--workers", "1", stdin=data)
-    two = botwarden("score", "-", "--workers", "2", stdin=data)
+    one = botwarden("score", "-", "--no-ml", "--workers", "1", stdin=data)
+    two = botwarden("score", "-", "--no-ml", "--workers", "2", stdin=data)
     assert one.returncode == two.returncode == 0
-
-    def strip_timings(out: bytes) -> list[dict[str, object]]:
-        docs = [orjson.loads(line) for line in out.splitlines()]
-        for d in docs:
-            d.pop("timings_us", None)
-        return docs
-
-    a, b = strip_timings(one.stdout), strip_timings(two.stdout)
+    a, b = _strip_timings(one.stdout), _strip_timings(two.stdout)
     assert len(a) == 6000
     assert a == b
     assert a[4100] == {"line": 4101, "error": "ip: 'bad' is not an IPv4 or IPv6 address"}
+
+
+def test_parallel_workers_with_the_model_score_each_client_ip_in_one_worker(
+    tmp_path: Path,
+) -> None:
+    """With the model, `--workers 2` is exactly: deal lines by client IP, score each share
+    in order in one process, put the results back in input order."""
+    from botwarden.score_cli import shard_of
+
+    records = sample_records(5000, seed=12)
+    for i, r in enumerate(records):
+        r["ts"] = 1_790_000_000 + i * 0.05  # logged times: windows must not read the clock
+    for r in records[::7]:
+        r["ip"] = "203.0.113.9"  # one busy client across every chunk
+    lines = [orjson.dumps(r) for r in records]
+    two = botwarden("score", "-", "--workers", "2", stdin=b"\n".join(lines) + b"\n")
+    assert two.returncode == 0, two.stderr
+    expected: list[dict[str, object] | None] = [None] * len(lines)
+    for k in (0, 1):
+        mine = [i for i, raw in enumerate(lines) if shard_of(raw, "json", 2) == k]
+        assert mine, "both workers get lines"
+        alone = botwarden("score", "-", stdin=b"\n".join(lines[i] for i in mine) + b"\n")
+        assert alone.returncode == 0, alone.stderr
+        for i, doc in zip(mine, _strip_timings(alone.stdout), strict=True):
+            expected[i] = doc
+    got = _strip_timings(two.stdout)
+    assert got == expected
+    assert any(d["score_src"] == "Machine Learning" for d in got)
 
 
 CAPTURES = ROOT / "tests" / "fingerprint" / "captures"
@@ -252,7 +282,8 @@ def test_simulated_events_feed_the_scorer(tmp_path: Path) -> None:
     results = [orjson.loads(line) for line in scored.stdout.splitlines()]
     assert len(results) == len(lines)
     assert not any("error" in r for r in results)
-    assert {r["grouping"] for r in results} >= {"automated", "not_computed"}
+    assert {r["grouping"] for r in results} >= {"automated", "likely_human"}
+    assert {r["score_src"] for r in results} >= {"Heuristics", "Machine Learning"}
 
 
 def test_analytics_import_then_query(tmp_path: Path) -> None:

@@ -56,8 +56,17 @@ def score(
     ] = False,
     host: Annotated[str, typer.Option(help="Host for log lines that do not name one.")] = "",
     workers: Annotated[
-        int, typer.Option(help="Processes to score with (0 = one per CPU).", min=0)
-    ] = 0,
+        int,
+        typer.Option(
+            help="Processes to score with (0 = one per CPU). Lines are dealt to workers by "
+            "client IP; population-wide model windows (per JA4) are then per worker, so "
+            "scores can differ slightly from one worker's.",
+            min=0,
+        ),
+    ] = 1,
+    ml: Annotated[
+        bool, typer.Option("--ml/--no-ml", help="Run the machine-learning model.")
+    ] = True,
 ) -> None:
     """Score requests: one JSON line of BotManagement per input line, in input order."""
     from botwarden import score_cli
@@ -75,7 +84,7 @@ def score(
         directory = BotDirectory.default(resolver=DnsResolver() if dns else None)
     except ConfigError as exc:
         raise _fail(str(exc)) from None
-    job = score_cli.Job(Pipeline(default_engines(directory)), fmt, geo, host, not summary)
+    job = score_cli.Job(Pipeline(default_engines(directory, ml=ml)), fmt, geo, host, not summary)
     score_cli.run(source, job, summary, workers or os.cpu_count() or 1)
 
 

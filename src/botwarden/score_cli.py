@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import queue
+import re
 import sys
+import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -16,7 +19,10 @@ from botwarden.inputs import context_from_combined, context_from_record
 from botwarden.result import BotManagement, Grouping, ScoreSource
 
 if TYPE_CHECKING:
+    from multiprocessing import Queue
+
     from botwarden.geoip import GeoIP
+    from botwarden.request import RequestContext
     from botwarden.scoring import Pipeline
 
 
@@ -80,15 +86,36 @@ def _chunks(stream: IO[bytes], on_bytes: Callable[[int], None] | None) -> Iterat
 def score_chunk(job: Job, chunk: Chunk) -> tuple[bytes, Summary]:
     """Score one chunk: its output lines (a result, or `{"line": N, "error": ...}` for a
     line that cannot be read) and its summary. Blank lines are skipped."""
+    first, lines = chunk
+    scored, summary = score_lines(job, enumerate(lines, start=first))
+    out = [doc for _, doc in scored]
+    return (b"\n".join(out) + b"\n" if out else b""), summary
+
+
+def _response_observer(job: Job) -> Callable[[RequestContext, int], None] | None:
+    """The machine-learning engine's `observe_response`, if the pipeline has one: a replay
+    tells it each logged status after scoring, as the edge does when the response starts."""
+    for engine in job.pipeline.engines:
+        observe = getattr(engine, "observe_response", None)
+        if observe is not None:
+            return observe  # type: ignore[no-any-return]
+    return None
+
+
+def score_lines(
+    job: Job, lines: Iterable[tuple[int, bytes]]
+) -> tuple[list[tuple[int, bytes]], Summary]:
+    """Score numbered raw lines: `(line number, output line)` for each non-blank one."""
     summary = Summary()
-    out: list[bytes] = []
+    out: list[tuple[int, bytes]] = []
     dumps = orjson.dumps
     score = job.pipeline.score
-    first, lines = chunk
-    for n, raw in enumerate(lines, start=first):
+    observe = _response_observer(job)
+    for n, raw in lines:
         if not raw.strip():
             continue
         record: object = None
+        status: object = None
         try:
             if job.fmt == "json":
                 try:
@@ -96,30 +123,66 @@ def score_chunk(job: Job, chunk: Chunk) -> tuple[bytes, Summary]:
                 except orjson.JSONDecodeError as exc:
                     raise InputError(f"not valid JSON: {exc}") from None
                 ctx = context_from_record(record, job.geoip)
+                if isinstance(record, dict):
+                    status = record.get("status")
             else:
                 text = raw.decode("utf-8", "replace")
                 ctx = context_from_combined(text, host=job.host, geoip=job.geoip)
+                status = _combined_status(text)
         except InputError as exc:
             summary.errors += 1
             if job.write:
-                out.append(dumps({"line": n, "error": str(exc)}))
+                out.append((n, dumps({"line": n, "error": str(exc)})))
             continue
         bm = score(ctx)
+        if observe is not None and isinstance(status, int) and 100 <= status <= 599:
+            observe(ctx, status)
         summary.add(bm)
         if job.write:
             doc = bm.to_dict()
             if isinstance(record, dict) and "id" in record:
                 doc = {"id": record["id"], **doc}
-            out.append(dumps(doc))
-    return (b"\n".join(out) + b"\n" if out else b""), summary
+            out.append((n, dumps(doc)))
+    return out, summary
+
+
+_STATUS = re.compile(r'" (\d{3}) ')
+
+
+def _combined_status(line: str) -> int | None:
+    m = _STATUS.search(line)
+    return int(m.group(1)) if m else None
+
+
+# -- parallel scoring, sharded by client ---------------------------------------------------
+#
+# The machine-learning engine keeps per-client and per-IP windows, so every request of one
+# client address must be scored by the same process, in input order: lines are dealt to
+# workers by a hash of their IP, and the results are put back in input order. Windows over
+# the whole population (per JA4) are per worker: with N workers each sees about 1/N of it.
+
+_JSON_IP = re.compile(rb'"ip"\s*:\s*"([^"]*)"')
+
+
+def shard_of(raw: bytes, fmt: str, shards: int) -> int:
+    """The worker for a raw line: by its client IP (unreadable lines go anywhere)."""
+    if fmt == "json":
+        m = _JSON_IP.search(raw)
+        key = m.group(1) if m else b""
+    else:
+        key = raw.split(b" ", 1)[0]
+    return zlib.crc32(key) % shards
 
 
 _JOB: Job | None = None  # set in the parent before forking; read by workers
 
+Batch = list[tuple[int, bytes]]
 
-def _score_in_worker(chunk: Chunk) -> tuple[bytes, Summary]:
+
+def _shard_worker(inbox: Queue[Batch | None], outbox: Queue[tuple[Batch, Summary]]) -> None:
     assert _JOB is not None
-    return score_chunk(_JOB, chunk)
+    while (batch := inbox.get()) is not None:
+        outbox.put(score_lines(_JOB, batch))
 
 
 def score_stream(
@@ -131,29 +194,77 @@ def score_stream(
 ) -> Summary:
     """Score every line of `stream` in order, on `workers` processes; bad lines never stop
     the run. Output order always equals input order."""
-    global _JOB
     summary = Summary()
     chunks = _chunks(stream, on_bytes)
     if workers <= 1:
-        results: Iterator[tuple[bytes, Summary]] = (score_chunk(job, c) for c in chunks)
-        pool = None
-    else:
-        import multiprocessing
-
-        # fork: workers inherit the loaded pipeline (bot directory, parsers) for free.
-        _JOB = job
-        pool = multiprocessing.get_context("fork").Pool(workers)
-        results = pool.imap(_score_in_worker, chunks, chunksize=1)
-    try:
-        for data, part in results:
+        for chunk in chunks:
+            data, part = score_chunk(job, chunk)
             summary.merge(part)
             if out is not None and data:
                 out.write(data)
+        return summary
+    return _score_sharded(chunks, out, job, workers, summary)
+
+
+def _score_sharded(
+    chunks: Iterator[Chunk], out: IO[bytes] | None, job: Job, workers: int, summary: Summary
+) -> Summary:
+    import multiprocessing
+
+    global _JOB
+    # fork: workers inherit the loaded pipeline (bot directory, parsers, model) for free.
+    mp = multiprocessing.get_context("fork")
+    _JOB = job
+    inboxes: list[Queue[Batch | None]] = [mp.Queue() for _ in range(workers)]
+    outboxes: list[Queue[tuple[Batch, Summary]]] = [mp.Queue() for _ in range(workers)]
+    procs = [
+        mp.Process(target=_shard_worker, args=(i, o), daemon=True)
+        for i, o in zip(inboxes, outboxes, strict=True)
+    ]
+    for p in procs:
+        p.start()
+    _JOB = None
+    in_flight = 0
+
+    def collect() -> None:
+        merged: Batch = []
+        for k, box in enumerate(outboxes):
+            while True:
+                try:
+                    part, sub = box.get(timeout=1.0)
+                    break
+                except queue.Empty:
+                    if not procs[k].is_alive():
+                        raise RuntimeError(
+                            f"scoring worker {k} died (exit code {procs[k].exitcode})"
+                        ) from None
+            merged.extend(part)
+            summary.merge(sub)
+        if out is not None and merged:
+            merged.sort(key=lambda item: item[0])
+            out.write(b"\n".join(doc for _, doc in merged) + b"\n")
+
+    try:
+        for first, lines in chunks:
+            batches: list[Batch] = [[] for _ in range(workers)]
+            for n, raw in enumerate(lines, start=first):
+                batches[shard_of(raw, job.fmt, workers)].append((n, raw))
+            for box, batch in zip(inboxes, batches, strict=True):
+                box.put(batch)
+            in_flight += 1
+            if in_flight > 2:  # keep workers busy, memory bounded
+                collect()
+                in_flight -= 1
+        while in_flight:
+            collect()
+            in_flight -= 1
     finally:
-        if pool is not None:
-            pool.close()
-            pool.join()
-            _JOB = None
+        for box in inboxes:
+            box.put(None)
+        for p in procs:
+            p.join(timeout=5)
+            if p.is_alive():
+                p.terminate()
     return summary
 
 

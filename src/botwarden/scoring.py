@@ -56,6 +56,8 @@ class Pipeline:
                 result.verified_bot = True
                 result.verified_bot_name = verdict.verified_bot_name
                 result.verified_bot_category = verdict.verified_bot_category
+            if verdict.model_version is not None:
+                result.model_version = verdict.model_version
             if verdict.score is not None and result.score == 0:
                 result.score = verdict.score
                 result.score_src = verdict.source or ScoreSource.NOT_COMPUTED

@@ -21,6 +21,8 @@ class Verdict:
     detection_ids: tuple[int, ...] = ()
     verified_bot_name: str | None = None
     verified_bot_category: str | None = None
+    model_version: str | None = None
+    """The machine-learning model version that produced this opinion."""
 
 
 class Engine(Protocol):

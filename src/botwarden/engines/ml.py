@@ -35,9 +35,19 @@ log = logging.getLogger(__name__)
 BASE = "base"
 """Version label of the packaged base model when no registry is configured."""
 
-_VERDICTS: dict[int, Verdict] = {
-    s: Verdict(score=s, source=ScoreSource.MACHINE_LEARNING) for s in range(2, 100)
-}
+_VERDICTS: dict[tuple[str, int], Verdict] = {}
+
+
+def _verdict(version: str, score: int) -> Verdict:
+    """One shared, immutable verdict per (version, score): no allocation per request."""
+    v = _VERDICTS.get((version, score))
+    if v is None:
+        if len(_VERDICTS) > 100_000:
+            _VERDICTS.clear()
+        v = _VERDICTS[(version, score)] = Verdict(
+            score=score, source=ScoreSource.MACHINE_LEARNING, model_version=version
+        )
+    return v
 
 
 @dataclass(slots=True)
@@ -198,7 +208,7 @@ class MLEngine:
             if self.on_shadow is not None:
                 self.on_shadow(scored)
         self.last = scored
-        return _VERDICTS[score]
+        return _verdict(model.version, score)
 
     def observe_response(self, ctx: RequestContext, status: int) -> None:
         """Record the origin's status for `ctx` (the per-client error ratio). The edge
