@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format setup system-deps clean
+.PHONY: run test bench lint format setup system-deps clean model
 
 setup: $(STAMP) system-deps
 
@@ -36,6 +36,10 @@ bench: setup
 	$(BIN)/python -m bench.edge
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.ml
+
+# Rebuild the packaged base model from the fixed simulator seeds, with its hold-out report.
+model: setup
+	$(BIN)/botwarden model build-base --report bench/results/ml_eval
 
 lint: setup
 	$(BIN)/ruff check src tests bench
