@@ -334,6 +334,71 @@ def build_base_command(
     return 0
 
 
+def retrain_command(
+    *,
+    base: Sequence[Path],
+    holdout: Sequence[Path],
+    analytics: str,
+    database: str,
+    promote: str = "none",
+    rounds: int | None = None,
+    workdir: Path | None = None,
+    data_dir: Path | None = None,
+    stdout: TextIO | None = None,
+    stderr: TextIO | None = None,
+) -> int:
+    """Retrain on the base corpus, weak labels and every accepted feedback report; gate
+    the candidate against the active model; promote it (auto / shadow) if it passes.
+    Exit 1 when a gate fails."""
+    import tempfile
+    from dataclasses import replace
+
+    from botwarden.analytics.base import open_backend
+    from botwarden.feedback import loop
+    from botwarden.ml.retrain import RETRAIN_CONFIG
+    from botwarden.store import open as open_store
+
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    if promote not in ("none", "auto", "shadow"):
+        return _fail(
+            stderr, ConfigError(f"--promote must be none, auto or shadow, not {promote!r}")
+        )
+    missing = [str(p) for p in [*base, *holdout] if not Path(p).is_file()]
+    if missing:
+        return _fail(stderr, ConfigError(f"no such data file: {', '.join(missing)}"))
+    cfg = RETRAIN_CONFIG if rounds is None else replace(RETRAIN_CONFIG, num_boost_round=rounds)
+    try:
+        reg = _registry(data_dir)
+        st = open_store(database)
+        backend = open_backend(analytics)
+        with tempfile.TemporaryDirectory(prefix="botwarden-retrain-") as tmp:
+            res = loop.run(st, backend, reg, base=list(base), holdout=list(holdout),
+                           workdir=workdir or Path(tmp), config=cfg,
+                           promote=promote)  # type: ignore[arg-type]  # fmt: skip
+    except (ConfigError, ValueError) as exc:
+        return _fail(stderr, exc)
+    c = res.candidate
+    print(f"{c.version} (candidate, parent {c.parent}) from {len(c.reports)} report(s) and "
+          f"{res.weak_rows:,} weak labels in {res.seconds:.1f} s", file=stdout)  # fmt: skip
+    for sl in c.gates.slices:
+        print(f"  report {sl['report']} ({sl['label']}): {sl['goal']} "
+              f"{100 * sl['before']:.1f} % → {100 * sl['after']:.1f} % "
+              f"{'pass' if sl['passed'] else 'FAIL'}", file=stdout)  # fmt: skip
+    h = c.gates.holdout
+    print(f"  hold-out: human FP {100 * h['active']['human_fp_rate']:.2f} % → "
+          f"{100 * h['candidate']['human_fp_rate']:.2f} %, bot recall "
+          f"{100 * h['active']['bot_recall']:.2f} % → {100 * h['candidate']['bot_recall']:.2f} %"
+          f" {'pass' if h['passed'] else 'FAIL'}", file=stdout)  # fmt: skip
+    for r, why in res.labels.skipped.items():
+        print(f"  skipped report {r}: {why}", file=stdout)
+    if res.promoted:
+        print(f"{c.version} promoted (zones with auto-update run it)", file=stdout)
+    elif res.shadow:
+        print(f"{c.version} is the shadow version", file=stdout)
+    return 0 if c.gates.passed else 1
+
+
 __all__ = [
     "auto_update_command",
     "build_base_command",
@@ -341,6 +406,7 @@ __all__ = [
     "list_command",
     "pin_command",
     "promote_command",
+    "retrain_command",
     "rollback_command",
     "shadow_command",
     "show_command",

@@ -64,6 +64,34 @@ def train(
     )
 
 
+@model_app.command("retrain")
+def retrain(
+    base: Annotated[list[Path], typer.Option("--base", help="Base corpus (labelled events).")],
+    holdout: Annotated[list[Path], typer.Option("--holdout", help="Hold-out (labelled events).")],
+    analytics: Annotated[str, typer.Option(help="Analytics backend URL (the reports' traffic).")],
+    database: Annotated[
+        str, typer.Option(envvar="BOTWARDEN_DATABASE_URL", help="Store URL (the reports).")
+    ] = "sqlite:///data/botwarden.db",
+    promote: Annotated[str, typer.Option(help="none, auto (if every gate passes) or shadow.")] = (
+        "none"
+    ),
+    rounds: Annotated[int | None, typer.Option(help="Boosting rounds.", min=1)] = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Retrain on accepted feedback, gate the candidate, optionally promote it."""
+    _done(
+        cli.retrain_command(
+            base=base,
+            holdout=holdout,
+            analytics=analytics,
+            database=database,
+            promote=promote,
+            rounds=rounds,
+            data_dir=data_dir,
+        )
+    )
+
+
 @model_app.command("eval")
 def evaluate(
     version: Annotated[str, typer.Argument(help="Version, `base`, or a model directory.")],

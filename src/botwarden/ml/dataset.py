@@ -39,6 +39,7 @@ class Dataset:
     sophistication: np.ndarray  # int8, -1 when unknown
     digest: str  # sha256 over the input files
     files: tuple[str, ...]
+    weight: np.ndarray | None = None  # float32 per row; None: every row weighs 1
 
     def __len__(self) -> int:
         return len(self.y)
@@ -46,7 +47,32 @@ class Dataset:
     def take(self, idx: np.ndarray) -> Dataset:
         return Dataset(self.X[idx], self.y[idx], self.session[idx], self.population[idx],
                        self.subtype[idx], self.sophistication[idx], self.digest,
-                       self.files)  # fmt: skip
+                       self.files, None if self.weight is None else self.weight[idx])  # fmt: skip
+
+    def weights(self) -> np.ndarray:
+        """Row weights (ones when the data carries none)."""
+        if self.weight is None:
+            return np.ones(len(self.y), dtype=np.float32)
+        return self.weight
+
+
+def concat(parts: Sequence[Dataset]) -> Dataset:
+    """Datasets one after another (session ids must already be disjoint)."""
+    if not parts:
+        raise ConfigError("no training data given")
+    digest = hashlib.sha256("".join(p.digest for p in parts).encode()).hexdigest()
+    weighted = any(p.weight is not None for p in parts)
+    return Dataset(
+        X=np.concatenate([p.X for p in parts]),
+        y=np.concatenate([p.y for p in parts]),
+        session=np.concatenate([p.session for p in parts]),
+        population=np.concatenate([p.population for p in parts]),
+        subtype=np.concatenate([p.subtype for p in parts]),
+        sophistication=np.concatenate([p.sophistication for p in parts]),
+        digest=digest,
+        files=tuple(f for p in parts for f in p.files),
+        weight=np.concatenate([p.weights() for p in parts]) if weighted else None,
+    )
 
 
 def _strings(table: object, name: str, n: int) -> np.ndarray:
@@ -120,6 +146,11 @@ def load(
             if "sophistication" in table.column_names
             else np.full(n, -1, dtype=np.int8)
         )
+        weight = None
+        if "weight" in table.column_names:
+            weight = table.column("weight").fill_null(1.0).to_numpy().astype(np.float32)
+            if not np.all(np.isfinite(weight)) or (weight < 0).any():
+                raise ConfigError(f"{path}: weight must be a finite number ≥ 0")
         parts.append(
             Dataset(
                 X=X,
@@ -130,21 +161,16 @@ def load(
                 sophistication=soph,
                 digest="",
                 files=(),
+                weight=weight,
             )
         )
         offset += int(sess.max(initial=0)) + 1
     if progress:
         progress("read", len(paths), len(paths))
-    return Dataset(
-        X=np.concatenate([p.X for p in parts]),
-        y=np.concatenate([p.y for p in parts]),
-        session=np.concatenate([p.session for p in parts]),
-        population=np.concatenate([p.population for p in parts]),
-        subtype=np.concatenate([p.subtype for p in parts]),
-        sophistication=np.concatenate([p.sophistication for p in parts]),
-        digest=digest.hexdigest(),
-        files=tuple(str(p) for p in paths),
-    )
+    whole = concat(parts)
+    whole.digest = digest.hexdigest()
+    whole.files = tuple(str(p) for p in paths)
+    return whole
 
 
 def session_split(session: np.ndarray, fraction: float, seed: int) -> np.ndarray:

@@ -129,9 +129,11 @@ def fit(
         raise ValueError("too few sessions to split into training and validation sets")
     if len(np.unique(data.y[train])) < 2:
         raise ValueError("training data needs both bots and humans")
+    w = data.weight
     dtrain = lgb.Dataset(X[train], label=data.y[train], feature_name=list(FEATURE_NAMES),
-                         free_raw_data=True)  # fmt: skip
-    dvalid = lgb.Dataset(X[valid], label=data.y[valid], reference=dtrain)
+                         weight=None if w is None else w[train], free_raw_data=True)  # fmt: skip
+    dvalid = lgb.Dataset(X[valid], label=data.y[valid], reference=dtrain,
+                         weight=None if w is None else w[valid])  # fmt: skip
     total = config.num_boost_round
 
     def callback(env: Any) -> None:

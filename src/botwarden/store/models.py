@@ -128,6 +128,11 @@ class ModelVersionRow(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_on: Mapped[datetime] = mapped_column(UTCDateTime())
     promoted_on: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Mirrors of the file registry (ml/registry.py) for the API: lineage, state
+    # (candidate | active | retired) and the feedback reports the version learned from.
+    parent: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    state: Mapped[str] = mapped_column(String(16), default="candidate", server_default="candidate")
+    feedback_reports: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class BotSettingsRow(Base):
@@ -243,6 +248,9 @@ class FeedbackRow(Base):
     created_on: Mapped[datetime] = mapped_column(UTCDateTime())
     modified_on: Mapped[datetime] = mapped_column(UTCDateTime())
     reviewed_on: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The feedback loop: the model version trained on this report's labels, and how many.
+    model_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    labelled_rows: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class ConfigVersionRow(Base):

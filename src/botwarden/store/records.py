@@ -315,6 +315,9 @@ class FeedbackReport:
     modified_on: datetime
     reviewed_on: datetime | None
     idempotency_key: str | None = field(default=None, repr=False)
+    model_version: str | None = None
+    """The model version trained on this report's labels (the feedback loop sets it)."""
+    labelled_rows: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,3 +328,6 @@ class ModelVersion:
     metrics: dict[str, Any]
     created_on: datetime
     promoted_on: datetime | None
+    parent: str | None = None
+    state: str = "candidate"
+    feedback_reports: tuple[str, ...] = ()

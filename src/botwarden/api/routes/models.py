@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from botwarden.api import envelope
 from botwarden.api.auth import CallerDep, get_store
 from botwarden.api.schemas import Envelope, ModelOut
+from botwarden.errors import ConfigError
 from botwarden.store import ModelVersion, NotFound, Permission
 
 router = APIRouter(tags=["models"])
@@ -56,17 +57,55 @@ def get_model(request: Request, caller: CallerDep, version: Version) -> dict[str
     return envelope.ok(model_json(m, _latest(request)))
 
 
-@router.post("/bot_management/models/{version}/promote", response_model=Envelope[ModelOut])
-def promote_model(request: Request, caller: CallerDep, version: Version) -> dict[str, Any]:
-    """Make this version the one every zone that is not pinned runs (admins only)."""
+def _control(request: Request) -> Any:
+    """The registry-and-store control (feedback/promotion.py) when the app has a model
+    registry (`app.state.registry`, else the data directory's), else None."""
+    from botwarden.feedback.promotion import ModelControl
+
+    reg = getattr(request.app.state, "registry", None)
+    if reg is None:
+        from botwarden.engines.ml import default_registry
+
+        reg = default_registry()
+    return None if reg is None else ModelControl(reg, get_store(request))
+
+
+def _admin(caller: Any, what: str) -> None:
     if not caller.user.is_admin:
-        raise envelope.forbidden("Authentication error: only an administrator can promote a model")
+        raise envelope.forbidden(f"Authentication error: only an administrator can {what}")
     if caller.token is not None and not any(
         Permission.BOT_MANAGEMENT_EDIT in g.permissions for g in caller.token.grants
     ):
-        raise envelope.forbidden("Authentication error: promoting needs Bot Management Edit")
+        raise envelope.forbidden(f"Authentication error: to {what} needs Bot Management Edit")
+
+
+@router.post("/bot_management/models/{version}/promote", response_model=Envelope[ModelOut])
+def promote_model(request: Request, caller: CallerDep, version: Version) -> dict[str, Any]:
+    """Make this version the one every zone that auto-updates runs (admins only); zones
+    with auto-update off stay on the version they run."""
+    _admin(caller, "promote a model")
+    control = _control(request)
     try:
-        m = get_store(request).promote_model(version)
-    except NotFound:
+        if control is not None:
+            control.promote(version)
+            m = get_store(request).get_model(version)
+        else:
+            m = get_store(request).promote_model(version)
+    except (NotFound, ConfigError):
         raise envelope.not_found(f"model version {version}") from None
+    return envelope.ok(model_json(m, m.version))
+
+
+@router.post("/bot_management/models/rollback", response_model=Envelope[ModelOut])
+def rollback_model(request: Request, caller: CallerDep) -> dict[str, Any]:
+    """Reactivate the version that was active before the current one (admins only)."""
+    _admin(caller, "roll back a model")
+    control = _control(request)
+    if control is None:
+        raise envelope.invalid("rollback: no model registry is configured on this server")
+    try:
+        version = control.rollback()
+    except ConfigError as exc:
+        raise envelope.invalid(f"rollback: {exc}") from None
+    m = get_store(request).get_model(version)
     return envelope.ok(model_json(m, m.version))
