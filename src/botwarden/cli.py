@@ -267,8 +267,13 @@ def demo_shop(
     serve(host, port)
 
 
-@app.command()
+demo_app = typer.Typer(help="Demos: the main job, and the feedback loop.")
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback(invoke_without_command=True)
 def demo(
+    ctx: typer.Context,
     traffic: Annotated[
         bool | None,
         typer.Option(help="Run the simulator at a low rate (default: on unless DEMO_TRAFFIC=0)."),
@@ -277,9 +282,24 @@ def demo(
 ) -> None:
     """The main job (`make run`): the demo shop with Botwarden in front, the API, a demo
     account, zone and token (printed), and simulated traffic, until Ctrl-C."""
+    if ctx.invoked_subcommand is not None:
+        return
     from botwarden.edge.cli import demo_command
 
     raise typer.Exit(demo_command(traffic=traffic, rps=rps))
+
+
+@demo_app.command("feedback-loop")
+def demo_feedback_loop(
+    workdir: Annotated[
+        Path | None, typer.Option(help="Keep everything here (default: a temporary directory).")
+    ] = None,
+) -> None:
+    """The feedback loop end to end on simulated traffic: reports filed through the API,
+    reviewed, retrained, gated and promoted; prints before/after (exit 1 if a gate fails)."""
+    from botwarden.feedback.demo import run_demo
+
+    raise typer.Exit(run_demo(workdir))
 
 
 @app.command()
@@ -513,6 +533,10 @@ def _add_admin(argv: list[str]) -> None:
         from botwarden.ml.commands import model_app
 
         app.add_typer(model_app, name="model")
+    if everything or argv[0] == "feedback":
+        from botwarden.feedback.cli import feedback_app
+
+        app.add_typer(feedback_app, name="feedback")
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ explicit ids and keys when an existing Cloudflare setup is to be reproduced:
         --plan enterprise --id 023e105f4ecef8ad9ca31a8372d0c353
     botwarden admin create-token --user user@example.com --name ci \\
         --permission bot_feedback_write --permission bot_analytics_read --zone <zone id>
+    botwarden admin user password user@example.com     # dashboard sign-in (asks twice)
 
 Each command prints one JSON object: what was created, and a generated key or token (the
 only time it is shown: the store keeps a digest). `admin_app` is a Typer app to mount.
@@ -16,6 +17,7 @@ only time it is shown: the store keeps a digest). `admin_app` is a Typer app to 
 from __future__ import annotations
 
 import json
+import sys
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -200,3 +202,30 @@ def create_token_command(
         typer.echo("error: give --account or --zone (what the token may act on)", err=True)
         raise typer.Exit(2)
     _run(database, create_token, user, name, permission, account, zone, value, id, expires_on)
+
+
+user_app = typer.Typer(help="Users: dashboard passwords.", no_args_is_help=True)
+admin_app.add_typer(user_app, name="user")
+
+
+def set_password(st: Store, user: str, password: str) -> dict[str, Any]:
+    owner = st.find_user(user) if "@" in user else st.get_user(user)
+    st.set_password(owner.id, password)
+    return {"user": {"id": owner.id, "email": owner.email}, "password": "set"}
+
+
+@user_app.command("password")
+def password_command(
+    email: Annotated[str, typer.Argument(help="The user's e-mail (or user id).")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+    database: Database = DEFAULT_URL,
+) -> None:
+    """Set the user's dashboard password (at least 10 characters); their dashboard
+    sessions end. Asks for it twice unless --password-stdin."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    _run(database, set_password, email, password)

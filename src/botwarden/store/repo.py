@@ -111,6 +111,57 @@ def _check_secret(value: str, what: str) -> None:
 _DUMMY_SALT = "00" * 16
 
 
+# Dashboard passwords: scrypt (stdlib), n=2^14, r=8, p=1 — about 16 MiB and tens of
+# milliseconds per check, stored as "scrypt$n$r$p$salt$hash" so the cost can be raised
+# later without invalidating stored hashes.
+_SCRYPT = (1 << 14, 8, 1)
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 1024
+
+
+def check_password_rules(password: str) -> None:
+    """ValueError saying what to change, for a password the dashboard would refuse."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ValueError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ValueError(f"a password may have at most {MAX_PASSWORD_LENGTH} characters")
+    if password.strip() != password:
+        raise ValueError("a password must not start or end with spaces")
+
+
+def hash_password(password: str) -> str:
+    n, r, p = _SCRYPT
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, dklen=32)
+    return f"scrypt${n}${r}${p}${salt.hex()}${digest.hex()}"
+
+
+def verify_password(password: str, stored: str | None) -> bool:
+    """Whether `password` matches the stored hash; with no hash (None), one dummy scrypt
+    runs so that an unknown user and a wrong password take the same time."""
+    n, r, p = _SCRYPT
+    salt, want = b"\0" * 16, b""
+    if stored:
+        try:
+            kind, n_s, r_s, p_s, salt_hex, hash_hex = stored.split("$")
+            if kind != "scrypt":
+                raise ValueError(kind)
+            n, r, p = int(n_s), int(r_s), int(p_s)
+            salt, want = bytes.fromhex(salt_hex), bytes.fromhex(hash_hex)
+        except ValueError:
+            salt, want = b"\0" * 16, b""
+    got = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=n,
+        r=r,
+        p=p,
+        dklen=len(want) or 32,
+        maxmem=256 * 1024 * 1024,
+    )
+    return bool(want) and hmac.compare_digest(got, want)
+
+
 _MISSING = object()
 
 
@@ -311,6 +362,51 @@ class Store:
             if not hmac.compare_digest(_key_digest(row.key_salt, key), row.key_hash):
                 return None
             return _user(row, _accounts_of(s, row.id))
+
+    # -- dashboard sign-in ---------------------------------------------------------------
+
+    def set_password(self, user_id: str, password: str) -> None:
+        """Set or replace the user's dashboard password; every dashboard session of the
+        user ends (the session epoch moves). ValueError for a password that is refused."""
+        check_password_rules(password)
+        digest = hash_password(password)
+        with self.writing() as s:
+            row = s.get(UserRow, user_id)
+            if row is None:
+                raise NotFound(f"user {user_id} not found")
+            row.password_hash = digest
+            row.session_epoch = row.session_epoch + 1
+
+    def check_password(self, email: str, password: str) -> tuple[User, int] | None:
+        """(user, session epoch) when the e-mail and password match; None otherwise (also
+        for a user without a password), in about the same time either way."""
+        with self.reading() as s:
+            row = s.scalar(select(UserRow).where(UserRow.email == email.strip().lower()))
+            found = None if row is None else (_user(row, _accounts_of(s, row.id)), row)
+        # scrypt runs outside the transaction: it holds no connection for its ~50 ms.
+        stored = None if found is None else found[1].password_hash
+        if not verify_password(password, stored) or found is None:
+            return None
+        return found[0], found[1].session_epoch
+
+    def session_epoch(self, user_id: str) -> int | None:
+        """The user's current session epoch (None: no such user, or no password)."""
+        with self.reading() as s:
+            row = s.execute(
+                select(UserRow.session_epoch, UserRow.password_hash).where(UserRow.id == user_id)
+            ).first()
+        if row is None or row[1] is None:
+            return None
+        return int(row[0])
+
+    def end_sessions(self, user_id: str) -> None:
+        """Sign the user out of every dashboard session."""
+        with self.writing() as s:
+            s.execute(
+                update(UserRow)
+                .where(UserRow.id == user_id)
+                .values(session_epoch=UserRow.session_epoch + 1)
+            )
 
     # -- API tokens ---------------------------------------------------------------------
 
@@ -930,7 +1026,114 @@ class Store:
             )
             return int(getattr(res, "rowcount", 0) or 0)
 
+    def relabel_feedback(
+        self,
+        zone_id: str,
+        report_id: str,
+        *,
+        type: FeedbackType,
+        subtype: str | None,
+        reviewer: str,
+        note: str | None = None,
+    ) -> FeedbackReport:
+        """Change a report's type (and subtype) on review; it becomes accepted."""
+        if type is FeedbackType.FALSE_POSITIVE and subtype is not None:
+            raise ValueError("only false_negative reports have a subtype")
+        with self.writing() as s:
+            row = s.get(FeedbackRow, report_id)
+            if row is None or row.zone_id != zone_id:
+                raise NotFound(f"feedback report {report_id} not found")
+            if row.status == FeedbackStatus.LABELLED.value:
+                raise Conflict("this report's traffic is already training data; it cannot change")
+            now = utcnow()
+            row.type = type.value
+            row.subtype = subtype
+            row.status = FeedbackStatus.ACCEPTED.value
+            row.reviewer = reviewer
+            if note is not None:
+                row.note = note
+            row.reviewed_on = now
+            row.modified_on = now
+            return _feedback(row)
+
+    def accepted_feedback(self) -> list[FeedbackReport]:
+        """Every accepted report not yet turned into training labels, in every zone."""
+        with self.reading() as s:
+            rows = s.scalars(
+                select(FeedbackRow)
+                .where(FeedbackRow.status == FeedbackStatus.ACCEPTED.value)
+                .order_by(FeedbackRow.created_on, FeedbackRow.id)
+            ).all()
+            return [_feedback(r) for r in rows]
+
+    def feedback_by_ids(self, report_ids: Collection[str]) -> list[FeedbackReport]:
+        with self.reading() as s:
+            rows = s.scalars(select(FeedbackRow).where(FeedbackRow.id.in_(list(report_ids)))).all()
+            return [_feedback(r) for r in rows]
+
+    def set_feedback_trained(self, version: str, rows: Mapping[str, int]) -> int:
+        """Record that `version` was trained on these reports (id → labelled rows): each
+        accepted report becomes labelled; returns how many changed."""
+        changed = 0
+        with self.writing() as s:
+            for report_id, n in rows.items():
+                row = s.get(FeedbackRow, report_id)
+                if row is None or row.status not in (
+                    FeedbackStatus.ACCEPTED.value,
+                    FeedbackStatus.LABELLED.value,
+                ):
+                    continue
+                row.status = FeedbackStatus.LABELLED.value
+                row.model_version = version
+                row.labelled_rows = int(n)
+                row.modified_on = utcnow()
+                changed += 1
+        return changed
+
     # -- model versions -----------------------------------------------------------------
+
+    def mirror_model(
+        self,
+        version: str,
+        *,
+        state: str,
+        parent: str | None = None,
+        metrics: Mapping[str, Any] | None = None,
+        description: str = "",
+        fingerprint: str = "",
+        feedback_reports: Collection[str] = (),
+        promoted: bool = False,
+    ) -> ModelVersion:
+        """Insert or update a version as the file registry has it (the registry holds the
+        artifacts; this row is what the API shows). `promoted` stamps `promoted_on`."""
+        with self.writing() as s:
+            row = s.get(ModelVersionRow, version)
+            if row is None:
+                row = ModelVersionRow(
+                    version=version,
+                    description=description,
+                    fingerprint=fingerprint,
+                    metrics=dict(metrics or {}),
+                    created_on=utcnow(),
+                    promoted_on=None,
+                )
+                s.add(row)
+            row.state = state
+            if parent is not None:
+                row.parent = parent
+            if metrics is not None:
+                row.metrics = dict(metrics)
+            if description:
+                row.description = description
+            if fingerprint:
+                row.fingerprint = fingerprint
+            if feedback_reports:
+                row.feedback_reports = list(feedback_reports)
+            if promoted:
+                row.promoted_on = utcnow()
+                self._bump(s)
+            s.flush()
+            return _model(row)
 
     def register_model(
         self,
@@ -1222,6 +1425,8 @@ def _feedback(row: FeedbackRow) -> FeedbackReport:
         modified_on=row.modified_on,
         reviewed_on=row.reviewed_on,
         idempotency_key=row.idempotency_key,
+        model_version=row.model_version,
+        labelled_rows=row.labelled_rows,
     )
 
 
@@ -1233,6 +1438,9 @@ def _model(row: ModelVersionRow) -> ModelVersion:
         dict(row.metrics or {}),
         row.created_on,
         row.promoted_on,
+        row.parent,
+        row.state or "candidate",
+        tuple(row.feedback_reports or ()),
     )
 
 
