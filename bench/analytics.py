@@ -5,6 +5,11 @@ simulated events in DuckDB (target p50 ≤ 150 ms), and sustained ingest through
     .venv/bin/python -m bench.analytics                     # both, 10M events
     .venv/bin/python -m bench.analytics --events 1000000 --skip-ingest
     .venv/bin/python -m bench.analytics --db /tmp/a.duckdb  # reuse a generated store
+    .venv/bin/python -m bench.analytics --baseline          # and the arrival-order layout
+
+`--baseline` copies the generated store into a second file with the rows in arrival
+(sequence) order — the layout before inserts were stored zone by zone — and measures
+every query on both in the same run, so the comparison shares the machine's load.
 
 The events are generated with numpy straight into Arrow and stored through the backend's
 own insert (no Python loop per event): three zones, a day of traffic with a daily cycle,
@@ -27,6 +32,7 @@ from datetime import datetime, timedelta
 from importlib import resources
 from typing import Any
 
+import duckdb
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 
@@ -341,6 +347,34 @@ def generate(path: str, events: int, seed: int = 6) -> DuckDBBackend:
     return backend
 
 
+def arrival_copy(path: str) -> str:
+    """A copy of the generated store with the rows in arrival order (made once, reused)."""
+    copy = path.removesuffix(".duckdb") + ".arrival.duckdb"
+    events = DuckDBBackend(path, read_only=True)
+    mark = events.watermark("bench")
+    events.close()
+    if os.path.exists(copy):
+        done = DuckDBBackend(copy, read_only=True)
+        if done.watermark("bench") == mark:
+            done.close()
+            return copy
+        done.close()
+        os.remove(copy)
+    t0 = time.perf_counter()
+    con = duckdb.connect(copy)
+    quoted = path.replace("'", "''")
+    con.execute(f"ATTACH '{quoted}' AS src (READ_ONLY)")
+    for table in ("bw_meta", "events"):
+        order = " ORDER BY seq" if table == "events" else ""
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM src.{table}{order}")
+    # The watermark last: a copy interrupted half-way is made again.
+    con.execute("CREATE TABLE bw_watermarks AS SELECT * FROM src.bw_watermarks")
+    con.execute("CHECKPOINT")
+    con.close()
+    print(f"  arrival-order copy made ({time.perf_counter() - t0:.0f} s)", flush=True)
+    return copy
+
+
 # -- queries ---------------------------------------------------------------------------
 
 
@@ -476,6 +510,11 @@ def main() -> None:
     parser.add_argument("--ingest-events", type=int, default=3_000_000)
     parser.add_argument("--skip-ingest", action="store_true")
     parser.add_argument("--skip-queries", action="store_true")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="also measure the queries on the arrival-order layout, in the same run",
+    )
     args = parser.parse_args()
     db = args.db or os.path.join(tempfile.gettempdir(), f"botwarden-bench-{args.events}.duckdb")
     print(f"store: {db} ({args.events:,} events)")
@@ -492,6 +531,16 @@ def main() -> None:
 
     if not args.skip_queries:
         rows = bench_queries(backend, args.repeat)
+        if args.baseline:
+            backend.close()  # one process opens a DuckDB file with one configuration
+            before = DuckDBBackend(arrival_copy(db), threads=args.threads or None, read_only=True)
+            print("  the same queries on the arrival-order layout:", flush=True)
+            for row, old in zip(rows, bench_queries(before, args.repeat), strict=True):
+                for label in (*FILTERS, "seed"):
+                    row[f"{label} p50 ms before"] = old[f"{label} p50 ms"]
+                    row[f"{label} cpu ms before"] = old[f"{label} cpu ms"]
+            before.close()
+            backend = DuckDBBackend(db, threads=args.threads or None)
         report(
             "analytics_queries",
             rows,
@@ -502,6 +551,8 @@ def main() -> None:
                 ),
                 "cpu ms": "CPU time of the process per query, all DuckDB threads summed (with "
                 "--threads 1: the wall time on an idle core)",
+                "before": "the same query on the same events stored in arrival order "
+                "(--baseline), measured in this run",
                 "machine": machine(),
             },
         )

@@ -13,6 +13,7 @@ watermark is dropped by the server.
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -57,8 +58,8 @@ class ConnectClient:
         database: str = "default",
         secure: bool = False,
     ) -> None:
-        import clickhouse_connect
-
+        # An optional extra: imported by name, so type checking does not need it installed.
+        clickhouse_connect: Any = importlib.import_module("clickhouse_connect")
         self._client = clickhouse_connect.get_client(
             host=host,
             port=port,

@@ -400,7 +400,7 @@ def finish(
     cols["zone_key"] = _map_unique(cols["zone"], lambda s: (zone_key(s),), (pa.int64(),))[0]
     cols["grouping"] = _grouping(cols["score"], cols["verified_bot"])
     cols["js_detection_passed"] = pc.equal(cols["js_detection"], "passed")
-    cols["spool_id"] = pa.array([spool_id] * n, pa.string()) if n else pa.array([], pa.string())
+    cols["spool_id"] = pa.repeat(pa.scalar(spool_id, pa.string()), n)
     cols["seq"] = pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64))
     return pa.Table.from_arrays([cols[c.name] for c in COLUMNS], schema=SCHEMA)
 

@@ -251,9 +251,11 @@ def _top_rows(q: _Query, attribute: str, limit: int) -> list[tuple[Any, int]]:
     n = int(limit)
     if attribute == "detection_id":
         unnest = "arrayJoin(detection_ids)" if q.ch else "unnest(detection_ids)"
+        # Most requests have no detection: skip them before unnesting.
+        some = "notEmpty(detection_ids)" if q.ch else "len(detection_ids) > 0"
         rows = q.run(
             f"SELECT v, count(*) AS c FROM (SELECT {unnest} AS v FROM {q.table} "
-            f"WHERE {q.where}) GROUP BY v ORDER BY c DESC, v LIMIT {n}"
+            f"WHERE {q.where} AND {some}) GROUP BY v ORDER BY c DESC, v LIMIT {n}"
         )
         return [(int(v), _as_int(c)) for v, c in rows]
     where = q.where
