@@ -36,6 +36,7 @@ bench: setup
 	$(BIN)/python -m bench.edge
 	$(BIN)/python -m bench.api
 	$(BIN)/python -m bench.ml
+	$(BIN)/python -m bench.dashboard
 
 # Rebuild the packaged base model from the fixed simulator seeds, with its hold-out report.
 model: setup

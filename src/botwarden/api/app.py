@@ -84,10 +84,12 @@ def create_app(
     *,
     analytics_source: AnalyticsSource | None = None,
     retention: timedelta | None = None,
+    dashboard: bool = True,
 ) -> FastAPI:
     """The API over `store`. Analytics endpoints and the report prefill are mounted only
     with an analytics source; `retention` (default: the source's) bounds how far back a
-    feedback report may reach — with neither, reports are not bounded in the past."""
+    feedback report may reach — with neither, reports are not bounded in the past.
+    `dashboard`: serve the dashboard at /dashboard (botwarden.dashboard)."""
     app = FastAPI(
         title="Botwarden API",
         version=_version,
@@ -114,6 +116,10 @@ def create_app(
     for module in modules:
         app.include_router(module.router, prefix=PREFIX, responses=ERROR_RESPONSES)
     _document_validation_errors_as_400(app)
+    if dashboard:
+        from botwarden.dashboard.app import mount
+
+        mount(app)  # /dashboard, and / redirects there
     return app
 
 

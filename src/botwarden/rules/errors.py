@@ -32,6 +32,10 @@ class RuleSyntaxError(BotwardenError):
         self.caret = " " * (start - line_start) + "^" * width
         super().__init__(str(self))
 
+    def __reduce__(self) -> tuple[type[RuleSyntaxError], tuple[str, str, int, int]]:
+        # Picklable (the analytics store answers over a socket, analytics/remote.py).
+        return (type(self), (self.message, self.source, self.start, self.end))
+
     def __str__(self) -> str:
         return (
             f"{self.message} (line {self.line}, column {self.column})\n"
