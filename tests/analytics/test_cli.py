@@ -203,3 +203,19 @@ def test_the_store_comes_from_the_environment(store: str, monkeypatch: pytest.Mo
     code, out = cli.summary_command(now=NOW)
     assert code == 1
     assert "RETENTION_DAYS" in out
+
+
+def test_import_of_the_simulators_own_parquet(tmp_path: Path) -> None:
+    """What `botwarden simulate events` writes imports as is, whatever extra columns it
+    carries (it has both `ja3` and `ja3_hash`: the canonical name wins)."""
+    from botwarden.simulate.events import write_parquet
+    from botwarden.simulate.scenario import parse_scenario
+
+    doc = {"name": "t", "hours": 0.005, "rps": 20, "start": "2026-01-01T12:00:00Z",
+           "mix": {"chrome_desktop": 0.5, "scraping": 0.5}}  # fmt: skip
+    path = tmp_path / "sim.parquet"
+    write_parquet(parse_scenario(doc), path, seed=4)
+    rows = pq.read_table(path).num_rows
+    code, out = cli.import_command(path, backend=str(tmp_path / "a.duckdb"))
+    assert code == 0, out
+    assert f"{rows:,} events, {rows:,} new" in out

@@ -367,7 +367,12 @@ def _events_table(table: pa.Table, zone: str | None) -> tuple[pa.Table, list[str
 
     from botwarden.analytics.events import EVENT_FIELDS
 
-    renamed = [ALIASES.get(c, c) for c in table.column_names]
+    # An alias names a column only when the file lacks the canonical one (a file with both
+    # `ja3` and `ja3_hash` keeps `ja3_hash` and reports `ja3` as ignored).
+    present = set(table.column_names)
+    renamed = [
+        ALIASES[c] if c in ALIASES and ALIASES[c] not in present else c for c in table.column_names
+    ]
     table = table.rename_columns(renamed)
     ignored = [c for c in table.column_names if c not in EVENT_FIELDS]
     keep = [c for c in table.column_names if c in EVENT_FIELDS]
