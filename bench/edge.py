@@ -7,7 +7,13 @@
 
 Closed loop at fixed concurrency with `wrk` (apt: wrk; the Python fallback is slower than
 what it measures, so its figures say so), then an open loop at half of (c)'s maximum rate
-for (a) and (c): Botwarden's added p99 is (c) − (a) at that rate.
+for (a), (b) and (c): Botwarden's added p99 is (c) − (a) at that rate, and nginx's own
+added p99, (b) − (a) in the same run, says how much of it the machine itself adds (on a
+shared machine, scheduling delays dominate a p99 of a few milliseconds).
+
+Each row also gives the 1-minute load average before and after it, and for the rows that
+go through Botwarden its CPU time per request (the edge process; the analytics writer
+child separately): a figure other processes on the machine barely move.
 
 .venv/bin/python -m bench.edge [--duration 10] [--connections 32]
 """
@@ -100,6 +106,20 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    return [int(c) for c in text.split()]
+
+
 def wrk(url: str, connections: int, duration: float, threads: int = 1) -> dict[str, float]:
     argv = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{duration:g}s",
             "--latency", "--timeout", "10s"]  # fmt: skip
@@ -108,10 +128,12 @@ def wrk(url: str, connections: int, duration: float, threads: int = 1) -> dict[s
     out = subprocess.run([*argv, url], capture_output=True, text=True, check=True,
                          timeout=duration + 60).stdout  # fmt: skip
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {"rps": rps, "p50_ms": _ms(lat["50"]), "p99_ms": _ms(lat["99"]),
-            "non_2xx": float(errors.group(1)) if errors else 0.0}  # fmt: skip
+            "non_2xx": float(errors.group(1)) if errors else 0.0,
+            "requests": float(total)}  # fmt: skip
 
 
 async def _open_loop(port: int, rate: float, duration: float, conns: int) -> list[float]:
@@ -163,7 +185,8 @@ def open_loop(port: int, rate: float, duration: float, conns: int = 64) -> dict[
     import uvloop
 
     values = sorted(uvloop.run(_open_loop(port, rate, duration, conns)))
-    return {"rate": rate, "p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99)}
+    return {"rate": rate, "p50_ms": percentile(values, 50), "p99_ms": percentile(values, 99),
+            "requests": float(len(values))}  # fmt: skip
 
 
 def python_closed_loop(url: str, connections: int, duration: float) -> dict[str, float]:
@@ -197,7 +220,7 @@ def python_closed_loop(url: str, connections: int, duration: float) -> dict[str,
     count, lat = uvloop.run(run())
     lat.sort()
     return {"rps": count / duration, "p50_ms": percentile(lat, 50),
-            "p99_ms": percentile(lat, 99), "non_2xx": 0.0}  # fmt: skip
+            "p99_ms": percentile(lat, 99), "non_2xx": 0.0, "requests": float(count)}  # fmt: skip
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -238,21 +261,25 @@ def main(argv: list[str] | None = None) -> None:
             with NginxProcess(root / "nginx", blocks) as nginx:
                 nginx.wait_port(proxy_port)
                 nginx.wait_port(auth_port)
-                rows = run_rows(load, origin.port, proxy_port, edge_port, auth_port, args)
+                rows = run_rows(load, origin.port, proxy_port, edge_port, auth_port, args,
+                                edge.pid)  # fmt: skip
             metrics = _admin_metrics(admin_port)
         finally:
             edge.terminate()
             edge.wait(timeout=30)
     b, c = rows[1], rows[2]
     ratio = c["rps"] / b["rps"] if b["rps"] else 0.0
-    added = rows[5]["p99_ms"] - rows[4]["p99_ms"]
+    half_a, half_b, half_c = rows[4], rows[5], rows[6]
+    added = half_c["p99_ms"] - half_a["p99_ms"]
+    nginx_added = half_b["p99_ms"] - half_a["p99_ms"]
     print(
         f"(c)/(b) requests/s: {ratio:.2f}  ·  Botwarden's added p99 at "
-        f"{rows[4]['rate']:.0f} req/s: {added:.2f} ms"
+        f"{half_a['rate']:.0f} req/s: {added:.2f} ms (nginx's own: {nginx_added:.2f} ms)"
     )
     print(f"edge metrics after the run: {metrics}")
-    for r in rows:
-        r.setdefault("rps", 0.0)
+    columns = ("case", "connections", "rps", "rate", "p50_ms", "p99_ms", "non_2xx",
+               "requests", "edge_cpu_us", "writer_cpu_us", "load_1m")  # fmt: skip
+    rows = [{k: r.get(k, "") for k in columns} for r in rows]
     report(
         "edge",
         rows,
@@ -261,8 +288,11 @@ def main(argv: list[str] | None = None) -> None:
                 f"{ratio:.2f} x ({'met' if ratio >= 0.25 else 'NOT met'})"
             ),
             "added p99 <= 2 ms at half of (c)'s max rate": (
-                f"{added:.2f} ms ({'met' if added <= 2.0 else 'NOT met'})"
+                f"{added:.2f} ms ({'met' if added <= 2.0 else 'NOT met'}); nginx proxy_pass "
+                f"adds {nginx_added:.2f} ms at the same rate in this run"
             ),
+            "edge CPU per request, (c) closed loop": f"{c.get('edge_cpu_us', '?')} µs "
+            f"(+ {c.get('writer_cpu_us', '?')} µs in the analytics writer process)",
             "load generator": "wrk (closed loop), Python open loop for the fixed rate"
             if have_wrk else "Python closed loop (no wrk: figures bound by the generator)",
             "machine": f"{os.cpu_count()} CPUs shared by the generator, nginx, origin, edge",
@@ -272,27 +302,41 @@ def main(argv: list[str] | None = None) -> None:
 
 def run_rows(
     load: Any, origin_port: int, proxy_port: int, edge_port: int, auth_port: int,
-    args: argparse.Namespace,
+    args: argparse.Namespace, edge_pid: int,
 ) -> list[dict[str, Any]]:  # fmt: skip
     cases = [
-        ("(a) origin directly", origin_port),
-        ("(b) nginx proxy_pass", proxy_port),
-        ("(c) Botwarden edge, 20 rules, analytics", edge_port),
-        ("(d) nginx auth_request to Botwarden", auth_port),
+        ("(a) origin directly", origin_port, False),
+        ("(b) nginx proxy_pass", proxy_port, False),
+        ("(c) Botwarden edge, 20 rules, analytics", edge_port, True),
+        ("(d) nginx auth_request to Botwarden", auth_port, True),
     ]
     rows: list[dict[str, Any]] = []
-    for case, port in cases:
+
+    def measured(case: str, conns: Any, run: Any, edge: bool) -> None:
+        load0 = os.getloadavg()[0]
+        writers = children(edge_pid)
+        e0, w0 = cpu_seconds(edge_pid), sum(cpu_seconds(p) for p in writers)
+        r = run()
+        row = {"case": case, "connections": conns, **r}
+        if edge and r["requests"]:
+            n = r["requests"]
+            row["edge_cpu_us"] = round((cpu_seconds(edge_pid) - e0) / n * 1e6)
+            row["writer_cpu_us"] = round((sum(cpu_seconds(p) for p in writers) - w0) / n * 1e6)
+        row["load_1m"] = f"{load0:.1f}-{os.getloadavg()[0]:.1f}"
+        rows.append(row)
+        print(f"{case}: {row}", flush=True)
+
+    for case, port, edge in cases:
         url = f"http://127.0.0.1:{port}{PATH}"
         load(url, 4, 2.0)  # warm up: connections, caches, the edge's engines
-        r = load(url, args.connections, args.duration)
-        rows.append({"case": case, "connections": args.connections, **r})
-        print(f"{case}: {r}", flush=True)
+        measured(case, args.connections,
+                 lambda url=url: load(url, args.connections, args.duration), edge)  # fmt: skip
     half = rows[2]["rps"] / 2
-    for case, port in (("(a) origin at half of (c)'s max", origin_port),
-                       ("(c) edge at half of its max", edge_port)):  # fmt: skip
-        r = open_loop(port, half, args.duration)
-        rows.append({"case": case, "connections": "open loop", **r})
-        print(f"{case}: {r}", flush=True)
+    for case, port, edge in (("(a) origin at half of (c)'s max", origin_port, False),
+                             ("(b) nginx proxy_pass at half of (c)'s max", proxy_port, False),
+                             ("(c) edge at half of its max", edge_port, True)):  # fmt: skip
+        measured(case, "open loop",
+                 lambda port=port: open_loop(port, half, args.duration), edge)  # fmt: skip
     return rows
 
 

@@ -24,9 +24,11 @@ from botwarden.edge.listener import EdgeServer, Listen
 from botwarden.edge.metrics import EdgeMetrics
 from botwarden.edge.settings import EdgeSettings
 from botwarden.engines.base import Engine
+from botwarden.ml.registry import Registry
 from botwarden.request import RequestContext
 from botwarden.result import BotManagement
 from botwarden.session import SessionKeys
+from botwarden.state.base import StateStore
 
 ZONE_ID = "023e105f4ecef8ad9ca31a8372d0c353"
 ZONE_NAME = "example.com"
@@ -101,6 +103,10 @@ async def _ws(request: web.Request) -> web.StreamResponse:
     return ws
 
 
+async def _status(request: web.Request) -> web.StreamResponse:
+    return web.Response(status=int(request.match_info["code"]), text="as asked")
+
+
 async def _cookie(request: web.Request) -> web.StreamResponse:
     resp = web.Response(text="ok")
     resp.set_cookie("origin_cookie", "1")
@@ -108,7 +114,8 @@ async def _cookie(request: web.Request) -> web.StreamResponse:
 
 
 class EchoOrigin:
-    """`/ws` echoes WebSocket text, `/slow?s=`, `/big?n=` bytes, `/cookie`, else a JSON
+    """`/ws` echoes WebSocket text, `/slow?s=`, `/big?n=` bytes, `/cookie`, `/status/404`
+    answers with that status, else a JSON
     echo of the request (method, path, headers in order, body size)."""
 
     def __init__(self) -> None:
@@ -126,6 +133,7 @@ class EchoOrigin:
         app.router.add_get("/slow", _slow)
         app.router.add_get("/big", _big)
         app.router.add_get("/cookie", _cookie)
+        app.router.add_get(r"/status/{code:\d{3}}", _status)
         app.router.add_route("*", "/{tail:.*}", _echo)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -202,6 +210,8 @@ class Edge:
         metrics: bool = False,
         port: int = 0,
         writer: EventSink | None = None,
+        state: StateStore | None = None,
+        registry: Registry | None = None,
     ) -> None:
         self.source = source if source is not None else MemoryConfigSource([zone()])
         self.keys = keys if keys is not None else SessionKeys.generate()
@@ -217,6 +227,8 @@ class Edge:
             writer=self.events if writer is None else writer,
             metrics=self.metrics,
             forward=forward,
+            state=state,
+            registry=registry,
         )
         listens = [Listen("127.0.0.1", port)]
         if tls is not None:

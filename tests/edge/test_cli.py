@@ -23,9 +23,11 @@ from botwarden.edge.cli import (
 )
 from botwarden.edge.config import StoreConfigSource
 from botwarden.edge.listener import server_tls_context
+from botwarden.ml.features import FEATURE_NAMES
 from botwarden.state.memory import MemoryState
 from botwarden.store import Plan
 from botwarden.store import RuleInput as StoredRule
+from botwarden.testing.samples import CHROME_UA
 from tests.edge.harness import EchoOrigin, ca_bundle
 
 
@@ -79,6 +81,9 @@ def test_serve_runs_edge_api_and_admin_in_one_process(tmp_path: Path) -> None:
             plain, secure = r.edge_ports
             assert httpx.get(f"http://127.0.0.1:{plain}/", timeout=10).status_code == 200
             assert httpx.get(f"http://127.0.0.1:{plain}/blocked", timeout=10).status_code == 403
+            browser = {"User-Agent": CHROME_UA, "Accept": "text/html,*/*;q=0.8",
+                       "Accept-Language": "en-US,en;q=0.9", "Sec-Fetch-Mode": "navigate"}  # fmt: skip
+            assert httpx.get(f"http://127.0.0.1:{plain}/ml", headers=browser).status_code == 200
             with httpx.Client(verify=ssl.create_default_context(cafile=cafile)) as c:
                 resp = c.get(f"https://localhost:{secure}/tls", timeout=10)
             seen = {k.lower(): v for k, v in resp.json()["headers"]}
@@ -91,6 +96,20 @@ def test_serve_runs_edge_api_and_admin_in_one_process(tmp_path: Path) -> None:
                 assert time.monotonic() < deadline, "no analytics writer metrics"
                 time.sleep(0.2)
                 metrics = httpx.get(metrics_url, timeout=10).text
+            # The API and the dashboard read the store through the writer process, which
+            # holds the DuckDB file.
+            from datetime import UTC, datetime, timedelta
+
+            from botwarden.analytics.remote import SOCKET_NAME, RemoteSource
+            from botwarden.api.analytics import Query
+
+            source = RemoteSource(data / SOCKET_NAME)
+            now = datetime.now(UTC)
+            q = Query(zone.id, now - timedelta(hours=1), now + timedelta(minutes=1))
+            while sum(source.totals(q).values()) < 4:  # /, /blocked, /ml, /tls
+                assert time.monotonic() < deadline, "events never became readable"
+                time.sleep(0.2)
+            assert ("/blocked", 1) in source.top(q, "topPaths", 10)
             health = httpx.get(f"http://127.0.0.1:{r.admin_port}/healthz", timeout=10).json()
             assert health["zones"] == 1
             api = httpx.get(f"http://127.0.0.1:{r.api_port}/client/v4/user", timeout=10)
@@ -104,8 +123,13 @@ def test_serve_runs_edge_api_and_admin_in_one_process(tmp_path: Path) -> None:
     backend = DuckDBBackend(str(data / "analytics.duckdb"))
     try:
         rows = backend.query("SELECT path, action, status FROM events ORDER BY ts", [])
+        scored = backend.query(
+            "SELECT score_src, model_version, len(features) FROM events WHERE path = '/ml'", []
+        )
     finally:
         backend.close()
+    # the model's version and vector travel through the writer process into the store
+    assert scored == [("Machine Learning", "v1", len(FEATURE_NAMES))]
     assert ("/blocked", "block", 403) in rows
     assert ("/tls", "", 200) in rows
 
@@ -150,3 +174,53 @@ def test_rotate_keys_keeps_old_cookies_valid(tmp_path: Path) -> None:
     assert new.keys[1:] == old.keys[:1]
     assert SessionCodec(new).decode(cookie, 1000.0) is not None
     assert rotate_keys_command(tmp_path / "missing", stdout=io.StringIO()) == 2
+
+
+def test_state_must_be_a_reachable_redis(tmp_path: Path) -> None:
+    problems = ServeOptions(state="memcached://127.0.0.1:11211").validate()
+    assert any("--state" in p and "redis://" in p for p in problems)
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    err = io.StringIO()
+    options = ServeOptions(
+        role="edge", listen=["127.0.0.1:0"], admin=None, data_dir=tmp_path / "data",
+        database=f"sqlite:///{tmp_path / 'bw.db'}", state=f"redis://127.0.0.1:{port}/0",
+        analytics=False,
+    )  # fmt: skip
+    assert serve_command(options, stderr=err) == 2
+    assert f"--state redis://127.0.0.1:{port}/0: Redis is not reachable" in err.getvalue()
+
+
+def test_serve_opens_the_data_directorys_model_registry(tmp_path: Path) -> None:
+    from botwarden.edge.cli import _edge_state
+
+    state, registry = _edge_state(ServeOptions(data_dir=tmp_path / "data"))
+    assert state is None
+    assert registry is not None
+    assert registry.root == tmp_path / "data" / "models"
+    assert registry.active == "v1"  # the packaged base model, ready for `botwarden model`
+    assert _edge_state(ServeOptions(data_dir=tmp_path / "d2", ml=False)) == (None, None)
+
+
+def test_long_lived_objects_are_kept_out_of_full_collections() -> None:
+    import asyncio
+    import gc
+
+    from botwarden.edge.cli import keep_collections_short
+
+    async def run() -> int:
+        task = asyncio.create_task(keep_collections_short(interval=0.01, full_every=3600))
+        records = [[i, i] for i in range(5000)]  # like the model's per-client windows
+        await asyncio.sleep(0.1)
+        task.cancel()
+        frozen = gc.get_freeze_count()
+        del records
+        return frozen
+
+    try:
+        assert asyncio.run(run()) >= 5000
+    finally:
+        gc.unfreeze()

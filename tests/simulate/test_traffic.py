@@ -170,8 +170,8 @@ def recorder() -> Iterator[tuple[str, _Recorder]]:
 
 def _sent_as_planned(url: str, app: _Recorder, sc: Scenario, engine: str) -> None:
     # Over HTTP/1.1 (this recorder) curl-impersonate leaves out `priority`, as Chrome
-    # does: it is an HTTP/2 header.
-    ignore = ("host", "content-length", "priority")
+    # does: it is an HTTP/2 header. Connection is the driver's to write (keep-alive).
+    ignore = ("host", "content-length", "priority", "connection")
 
     def key(headers: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
         return tuple((n.lower(), v) for n, v in headers if n.lower() not in ignore)

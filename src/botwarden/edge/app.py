@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import secrets
+import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
     from botwarden.edge.config import ConfigSource
     from botwarden.engines.base import Engine
+    from botwarden.engines.ml import MLEngine
+    from botwarden.ml.registry import Registry
     from botwarden.scoring import Pipeline
     from botwarden.state.base import StateStore
 
@@ -55,6 +57,9 @@ CDN_CGI = "/cdn-cgi/"
 FORWARD_AUTH_PATH = "/cdn-cgi/auth"
 _MAX_FORM = 8192
 _perf = time.perf_counter_ns
+_ray_bits = random.Random().getrandbits
+"""Request ids (the "Ray ID" on Botwarden's pages): unique, not secret, so a seeded
+generator in the process rather than a getrandom(2) system call per request."""
 _WARM_UP = RequestContext(
     client_ip="192.0.2.1",
     host="warm-up.invalid",
@@ -93,6 +98,11 @@ class Outcome:
     started_ns: int = 0
     decision_us: int = 0
     extra: dict[str, str] = field(default_factory=dict)
+    features: list[float] | None = None
+    """The vector the model scored (None: no model ran for this request)."""
+    scored: bool = False
+    """The pipeline ran: the ML windows counted the request and await its status."""
+    status_seen: bool = False
 
 
 def _is_ip(value: str) -> bool:
@@ -144,6 +154,11 @@ class EdgeApp:
         self._cookie = settings.cookie_name
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rule_errors = 0
+        self.ml = find_ml_engine(pipeline.engines)
+        """The machine-learning engine of the pipeline, if any: after `pipeline.score` its
+        `last` holds the request's vector and model version (read at once: one request is
+        scored at a time on this loop, so `last` is this request's when `last.ctx is ctx`)."""
+        self.observe_errors = 0
 
     @classmethod
     def build(
@@ -157,20 +172,29 @@ class EdgeApp:
         writer: EventSink | None = None,
         metrics: EdgeMetrics | None = None,
         forward: bool = True,
+        registry: Registry | None = None,
+        ml: bool = True,
     ) -> EdgeApp:
-        """Wire an edge from its parts: the default engines, an in-memory state store."""
+        """Wire an edge from its parts: the default engines (with the model from
+        `registry`, or the data directory's, unless `ml` is False), an in-memory state
+        store unless `state` is given. A given `state` (Redis, shared by every edge) also
+        holds the model's per-client windows; without one they stay in this process,
+        where they cost no round trip."""
         from botwarden.engines import default_engines
         from botwarden.scoring import Pipeline
         from botwarden.state.memory import MemoryState
 
+        shared = state
         state = state if state is not None else MemoryState()
+        if engines is None:
+            engines = default_engines(ml=ml, registry=registry, state=shared)
         watcher = ConfigWatcher(
             source,
             state=state,
             default_zone=settings.default_zone,
             interval=settings.config_poll_interval,
         )
-        pipeline = Pipeline(default_engines() if engines is None else engines, state)
+        pipeline = Pipeline(engines, state)
         sessions = SessionCodec(
             keys, cookie_name=settings.cookie_name, max_idle=settings.session_max_idle
         )
@@ -200,6 +224,7 @@ class EdgeApp:
                 pipeline=pipeline,
                 config=watcher,
                 writer_metrics=getattr(writer, "metrics", None),
+                ml=find_ml_engine(pipeline.engines),
             )
         return cls(
             settings,
@@ -352,7 +377,7 @@ class EdgeApp:
             headers=headers,
             tls=tls,
             zone=zone.id or None,
-            request_id=secrets.token_hex(8),
+            request_id=f"{_ray_bits(64):016x}",
         )
         return ctx, zone, peer, trusted
 
@@ -361,6 +386,12 @@ class EdgeApp:
     def decide(self, ctx: RequestContext, zone: ZoneConfig, now: float) -> Outcome:
         """Score, apply the session, evaluate the rulesets, and settle the disposition."""
         bm = self.pipeline.score(ctx)
+        features: list[float] | None = None
+        ml = self.ml
+        if ml is not None:
+            last = ml.last
+            if last is not None and last.ctx is ctx:
+                features = last.features
         session: Session | None = None
         if zone.bm_cookie_enabled:
             value = ctx.cookies.get(self._cookie) if ctx.header_map.get("cookie") else None
@@ -373,7 +404,7 @@ class EdgeApp:
             self.rule_errors += 1
             log.exception("rule evaluation failed in zone %s; no rule applied", zone.id)
             decision = Decision()
-        o = Outcome(ctx, zone, bm, session, inp, decision)
+        o = Outcome(ctx, zone, bm, session, inp, decision, features=features, scored=True)
         action = decision.action
         if action is None:
             if decision.logged:
@@ -447,8 +478,9 @@ class EdgeApp:
             self.finish(o, status)
             return
         result = await self.upstream.forward(
-            scope, receive, send, self.origin_headers(o), self.cookie_headers(o)
-        )
+            scope, receive, send, self.origin_headers(o), self.cookie_headers(o),
+            on_start=(lambda status: self.observe_status(o, status)) if o.scored else None,
+        )  # fmt: skip
         if self.metrics is not None and result.status:
             self.metrics.upstream_seconds.observe(result.upstream_seconds)
         if result.error:
@@ -563,9 +595,25 @@ class EdgeApp:
 
     # -- recording ------------------------------------------------------------------------
 
+    def observe_status(self, o: Outcome, status: int) -> None:
+        """Tell the model's windows the status of a request they counted (the per-client
+        error ratio), once: when the origin's response starts, or when the edge answered."""
+        ml = self.ml
+        if ml is None or o.status_seen or not o.scored:
+            return
+        o.status_seen = True
+        try:
+            ml.observe_response(o.ctx, status)
+        except Exception:  # a state store outage never fails the request
+            self.observe_errors += 1
+            if self.observe_errors in (1, 10, 100) or self.observe_errors % 1000 == 0:
+                log.exception("recording the response status for the model failed")
+
     def finish(self, o: Outcome, status: int | None, body_bytes: int = 0) -> None:
         """After the response: rate-limit counting, the analytics event, metrics (`status`
         None: not known here, as for a request forward-auth let through)."""
+        if status is not None and not o.status_seen:
+            self.observe_status(o, status)
         rules = o.zone.rules
         if rules.ratelimit.rules:
             o.inp.response_status = status
@@ -583,6 +631,7 @@ class EdgeApp:
                 session_id=o.session.id if o.session is not None else "",
                 response_bytes=body_bytes,
                 edge_latency_us=o.decision_us,
+                features=o.features or (),
             )
         if self.metrics is not None:
             self.metrics.count_request(o.action or "none", o.bm.grouping.value)
@@ -645,6 +694,16 @@ class EdgeApp:
             send, 200, b'{"success":true}', pages.JSON, [(b"set-cookie", cookie.encode())]
         )
         return 200
+
+
+def find_ml_engine(engines: Sequence[Engine]) -> MLEngine | None:
+    """The machine-learning engine among `engines` (what `default_engines` puts last)."""
+    from botwarden.engines.ml import MLEngine
+
+    for engine in engines:
+        if isinstance(engine, MLEngine):
+            return engine
+    return None
 
 
 async def _respond(

@@ -27,6 +27,7 @@ import subprocess
 import sys
 import threading
 import time
+from array import array
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -46,7 +47,11 @@ Packed = tuple[Any, ...]
 
 
 def pack(ctx: RequestContext, bm: BotManagement, outcome: dict[str, Any]) -> Packed:
-    """What the writer needs of a request, as plain values."""
+    """What the writer needs of a request, as plain values (the model's feature vector as
+    float32 bytes: the column's own precision, a quarter of pickling the floats)."""
+    features = outcome.get("features")
+    if features:
+        outcome["features"] = array("f", features).tobytes()
     return (
         ctx.timestamp, ctx.client_ip, ctx.zone, ctx.request_id, ctx.host, ctx.method,
         ctx.path, ctx.query, ctx.scheme, ctx.http_version, ctx.headers,
@@ -61,6 +66,11 @@ def unpack(p: Packed) -> tuple[RequestContext, BotManagement, dict[str, Any]]:
     (ts, ip, zone, rid, host, method, path, query, scheme, version, headers,
      score, src, verified, vname, vcat, ja3, ja4, static, jsd, ids, corp, model,
      outcome) = p  # fmt: skip
+    features = outcome.get("features")
+    if isinstance(features, bytes):
+        vector = array("f")
+        vector.frombytes(features)
+        outcome["features"] = vector.tolist()
     ctx = RequestContext(
         client_ip=ip, method=method, host=host, path=path, query=query, scheme=scheme,
         http_version=version, headers=headers, timestamp=ts, zone=zone, request_id=rid,
@@ -240,6 +250,14 @@ def _writer(data_dir: Path) -> Writer:
 
 def run_child(sock: socket.socket, data_dir: Path, report_every: float = 1.0) -> None:
     writer = _writer(data_dir)
+    queries = None
+    if writer.backend is not None:
+        # This process holds the store (DuckDB: one process per file), so the API and the
+        # dashboard read through it (analytics/remote.py).
+        from botwarden.analytics.remote import SOCKET_NAME, serve_queries
+        from botwarden.api.analytics import QueriesSource
+
+        _, queries = serve_queries(QueriesSource(writer.backend), data_dir / SOCKET_NAME)
     lock = threading.Lock()
     stop = threading.Event()
 
@@ -264,6 +282,8 @@ def run_child(sock: socket.socket, data_dir: Path, report_every: float = 1.0) ->
                 writer.append_request(ctx, bm, **outcome)
     finally:
         stop.set()
+        if queries is not None:
+            queries.close()
         writer.close()
         if writer.backend is not None:
             writer.backend.close()

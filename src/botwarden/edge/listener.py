@@ -100,10 +100,64 @@ async def peek_client_hello(
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVLOWAT, 1)
 
 
+class CorkedTransport:
+    """A transport whose writes of one event-loop turn leave in one send.
+
+    uvicorn writes a response's head and its body separately, and each write on a uvloop
+    transport is a send(2) at once: two system calls (and two wake-ups of the client) per
+    small response, the largest single cost of the edge's request path when measured
+    (py-spy, bench/edge.py). Writes are gathered and sent together at the end of the turn
+    (`call_soon`): nothing waits longer than the code that wrote it runs. Everything but
+    `write` and `close` is the wrapped transport's.
+    """
+
+    __slots__ = ("_buf", "_loop", "_scheduled", "raw")
+
+    def __init__(self, raw: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.raw = raw
+        self._loop = loop
+        self._buf: list[bytes] = []
+        self._scheduled = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        if not data:
+            return
+        self._buf.append(bytes(data))
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        buf = self._buf
+        if not buf:
+            return
+        data = buf[0] if len(buf) == 1 else b"".join(buf)
+        buf.clear()
+        if not self.raw.is_closing():
+            self.raw.write(data)
+
+    def close(self) -> None:
+        self.flush()
+        self.raw.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.raw, name)
+
+
 class EdgeProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with Upgrade requests handed to `upgrade_handler`."""
+    """uvicorn's httptools protocol, with Upgrade requests handed to `upgrade_handler` and
+    its writes corked (`CorkedTransport`)."""
 
     upgrade_handler: UpgradeHandler | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        corked = CorkedTransport(transport, asyncio.get_running_loop())
+        super().connection_made(cast(asyncio.Transport, corked))
 
     def _should_upgrade_to_ws(self) -> bool:
         return self.upgrade_handler is not None
@@ -120,9 +174,13 @@ class EdgeProtocol(HttpToolsProtocol):
         if "%" in path:
             path = urllib.parse.unquote(path)
         scope.update(path=path, raw_path=raw_path, query_string=parsed.query or b"")
-        tunnel = _Tunnel(self.transport, self.loop)
+        transport = self.transport
+        if isinstance(transport, CorkedTransport):
+            transport.flush()
+            transport = transport.raw
+        tunnel = _Tunnel(transport, self.loop)
         TUNNELS.add(tunnel)
-        self.transport.set_protocol(tunnel)
+        transport.set_protocol(tunnel)
         tunnel.start(handler, scope)
 
 

@@ -23,7 +23,7 @@ import contextlib
 import ssl
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, cast
 from urllib.parse import urlsplit
@@ -481,8 +481,10 @@ class Upstream:
         send: Send,
         headers: Sequence[tuple[str, str]],
         extra_response_headers: Sequence[tuple[bytes, bytes]] = (),
+        on_start: Callable[[int], None] | None = None,
     ) -> Forwarded:
-        """Send the request to the origin and its response to the client."""
+        """Send the request to the origin and its response to the client; `on_start` is
+        called with the origin's status as soon as its response head arrived."""
         if self._pool is None:
             await self.start()
         pool = self._pool
@@ -544,6 +546,8 @@ class Upstream:
         ]
         response_headers += extra_response_headers
         out.status = ex.status
+        if on_start is not None:
+            on_start(ex.status)
         reusable = False
         try:
             await send(

@@ -10,17 +10,34 @@ whose engine has no free slot at its turn is skipped (and counted), never delaye
 
 Only loopback targets (127.0.0.0/8, ::1, localhost) are allowed unless the host is named
 in `allow_hosts`: a load generator must not be pointed at someone else's site by mistake.
+
+For high rates (`pooled=True`), requests that need no special client go through `h1`, a
+pool of kept-alive HTTP/1.1 connections that writes each request as pre-rendered bytes
+(the planned headers in their planned order) and reads the answer with httptools: about a
+tenth of aiohttp's cost per request, so one process holds 2,000 requests/s
+(bench/simulate.py). Which requests it takes: the library populations (aiohttp's place:
+the same TLS stack, Python's `ssl`), and, to plain-HTTP targets only, the browser-grade
+ones too (curl_cffi's place: without TLS there is no fingerprint to impersonate, and
+curl-impersonate speaks HTTP/1.1 there, without HTTP/2's `priority` header, exactly as
+sent here). The curl population stays the real `curl` binary, the headless one Chromium.
+The schedule is open loop: a request starts when it is due, whatever the answers before
+it are doing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import functools
+import gc
 import ipaddress
 import math
 import os
 import queue
 import shutil
+import ssl
+import subprocess
 import threading
 from collections import Counter, deque
 from collections.abc import Iterator, Sequence
@@ -35,6 +52,11 @@ from botwarden.simulate.scenario import Scenario
 
 CHROMIUM = "/usr/bin/chromium"
 ENGINES = ("aiohttp", "curl_cffi", "curl", "chromium")
+PLAN_AHEAD_MAX = 60_000
+"""Most requests planned before a run starts (about 4 KB each)."""
+POOLED = "h1"
+POOLED_FROM_RPS = 200.0
+"""The pooled HTTP/1.1 engine of `pooled=True` runs (see the module doc)."""
 # Headers each engine writes itself (from the URL, the body or the connection).
 _ENGINE_OWNED = frozenset({"host", "content-length", "connection", "transfer-encoding"})
 
@@ -141,7 +163,7 @@ def plan(
         cols = batch.select(["client", "method", "path", "query", "headers", "body",
                              "population"]).to_pydict()  # fmt: skip
         for i in range(batch.num_rows):
-            client = index[cols["client"][i]]
+            client = _client(index, cols["client"][i])
             if client.driver not in allowed:
                 if left_out is not None:
                     left_out[client.driver] += 1
@@ -158,6 +180,18 @@ def plan(
                 population=cols["population"][i],
                 navigation=dest == "document",
             )
+
+
+def _client(index: dict[str, Client], key: str) -> Client:
+    """The client an event names; a deployment variant ("<key> [http/1.1]") is sent by its
+    base client's engine (the event row carries the variant's own headers)."""
+    found = index.get(key)
+    while found is None and key.endswith("]") and " [" in key:
+        key = key.rpartition(" [")[0]
+        found = index.get(key)
+    if found is None:
+        raise KeyError(f"unknown client {key!r} in the plan")
+    return found
 
 
 class _Limiter:
@@ -179,6 +213,174 @@ class _Limiter:
         self.starts.append(now)
 
 
+class _H1Connection(asyncio.Protocol):
+    """One kept-alive HTTP/1.1 connection of `_H1Pool`: one request at a time."""
+
+    def __init__(self, pool: _H1Pool) -> None:
+        import httptools
+
+        self.pool = pool
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpResponseParser(self)
+        self.waiter: asyncio.Future[int] | None = None
+        self.status = 0
+        self.head_only = False
+        self.keep_alive = False
+        self.closed = False
+        self._timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        import httptools
+
+        if self.waiter is None:  # bytes nobody asked for: drop the connection
+            self.close()
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            self._done(exc)
+            self.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        self._done(ConnectionResetError("the target closed the connection"))
+        self.pool.forget(self)
+
+    def close(self) -> None:
+        self.closed = True
+        if self.transport is not None:
+            self.transport.close()
+
+    # httptools callbacks
+    def on_headers_complete(self) -> None:
+        self.status = self.parser.get_status_code()
+        self.keep_alive = self.parser.should_keep_alive()
+        if self.head_only:  # the parser cannot know a HEAD answer has no body
+            self.keep_alive = False
+            self._done(None)
+
+    def on_message_complete(self) -> None:
+        if 100 <= self.status < 200:
+            return
+        self._done(None)
+
+    def _expire(self) -> None:
+        self._timer = None
+        self._done(TimeoutError(f"no answer in {self.pool.timeout:g} s"))
+        self.close()
+
+    def _done(self, error: BaseException | None) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        w = self.waiter
+        if w is None or w.done():
+            return
+        if error is None:
+            w.set_result(self.status)
+        else:
+            w.set_exception(error)
+
+    def send(self, data: bytes, head_only: bool) -> asyncio.Future[int]:
+        assert self.transport is not None
+        self.head_only = head_only
+        self.status = 0
+        loop = self.pool.loop
+        self.waiter = loop.create_future()
+        self._timer = loop.call_later(self.pool.timeout, self._expire)
+        self.transport.write(data)
+        return self.waiter
+
+
+class _H1Pool:
+    """At most `size` kept-alive connections to one target; a request waits for a free one
+    (the caller's slot limit keeps that wait short)."""
+
+    def __init__(
+        self, host: str, port: int, tls: ssl.SSLContext | None, size: int, timeout: float
+    ) -> None:
+        self.host, self.port, self.tls = host, port, tls
+        self.size = size
+        self.timeout = timeout
+        self.loop = asyncio.get_running_loop()
+        self.idle: deque[_H1Connection] = deque()
+        self.open = 0
+        self.opened = 0  # connections made in all (reconnects show here)
+        self.conns: set[_H1Connection] = set()
+
+    async def request(self, data: bytes, head_only: bool) -> int:
+        conn = await self._acquire()
+        try:
+            status = await conn.send(data, head_only)
+        except BaseException:
+            conn.close()
+            raise
+        if conn.keep_alive and not conn.closed:
+            conn.waiter = None
+            self.idle.append(conn)
+        else:
+            conn.close()
+        return status
+
+    async def _acquire(self) -> _H1Connection:
+        while self.idle:
+            conn = self.idle.pop()  # the most recently used: warmest, least likely closed
+            if not conn.closed:
+                return conn
+        self.open += 1
+        self.opened += 1
+        try:
+            async with asyncio.timeout(self.timeout):
+                _, conn = await self.loop.create_connection(
+                    lambda: _H1Connection(self), self.host, self.port, ssl=self.tls,
+                    server_hostname=self.host if self.tls is not None else None,
+                )  # fmt: skip
+        except BaseException:
+            self.open -= 1
+            raise
+        self.conns.add(conn)
+        return conn
+
+    def forget(self, conn: _H1Connection) -> None:
+        if conn in self.conns:
+            self.conns.discard(conn)
+            self.open -= 1
+
+    def close(self) -> None:
+        for conn in list(self.conns):
+            conn.close()
+        self.idle.clear()
+
+
+def render_h1(p: Planned, host: str, drop: frozenset[str] = frozenset()) -> bytes:
+    """`p` as HTTP/1.1 bytes: the planned headers in the planned order (Host given the
+    target's value where the plan has it, else first), `drop` (lower-case) left out, a
+    Content-Length for a body."""
+    target = f"{p.path}?{p.query}" if p.query else p.path
+    lines = [f"{p.method} {target} HTTP/1.1"]
+    host_at = len(lines)
+    for name, value in p.headers:
+        low = name.lower()
+        if low == "host":
+            host_at = len(lines)
+            continue
+        if low in _ENGINE_OWNED or low in drop:
+            continue
+        lines.append(f"{name}: {value}")
+    lines.insert(host_at, f"Host: {host}")
+    if p.body or p.method in ("POST", "PUT", "PATCH"):
+        lines.append(f"Content-Length: {len(p.body)}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace")
+    return head + p.body if p.body else head
+
+
+_H2_ONLY = frozenset({"priority"})
+"""Headers browsers send only over HTTP/2 (curl-impersonate leaves them out on HTTP/1.1)."""
+
+
 class Driver:
     """Sends planned requests to `target` at `rps` for `duration` seconds."""
 
@@ -192,11 +394,17 @@ class Driver:
         engines: Sequence[str] = ENGINES,
         max_in_flight: int = 512,
         timeout: float = 10.0,
+        pooled: bool = False,
+        pool_size: int = 512,
     ) -> None:
         if rps <= 0 or duration <= 0:
             raise ConfigError("--rps and --duration must be above 0")
         self.scheme, self.host = check_target(target, allow_hosts)
+        parts = urlsplit(target)
+        self.port = parts.port or (443 if self.scheme == "https" else 80)
+        self.host_header = parts.netloc
         self.base = target.rstrip("/")
+        self.pooled = pooled
         self.rps = rps
         self.duration = duration
         self.engines = set(engines)
@@ -204,13 +412,19 @@ class Driver:
         self.slots = {
             "aiohttp": max_in_flight,
             "curl_cffi": max_in_flight,
-            "curl": min(32, max(4, (os.cpu_count() or 2) * 8)),
+            # A curl process lives tens of milliseconds on a loaded machine: at high rates
+            # its share (about 4 % of the default mix) needs more of them at once.
+            "curl": max(min(32, max(4, (os.cpu_count() or 2) * 8)), math.ceil(rps / 40)),
             "chromium": 2,  # each navigation costs Chromium real CPU: keep it a trickle
+            POOLED: pool_size,  # one connection per request in flight, at most
         }
         self.in_flight: Counter[str] = Counter()
         self._aiohttp: Any = None
         self._cffi: Any = None
         self._chromium: _Chromium | None = None
+        self._pool: _H1Pool | None = None
+        self._curl_threads: concurrent.futures.ThreadPoolExecutor | None = None
+        self._curls: set[subprocess.Popen[bytes]] = set()
 
     # -- engines --------------------------------------------------------------------------
 
@@ -226,10 +440,29 @@ class Driver:
                 continue
             out.append(engine)
         self.engines = set(out)
+        if self.pooled:
+            self.engines.add(POOLED)
         return tuple(out)
+
+    def engine_for(self, client: Client) -> str:
+        """The engine that sends `client`'s requests (see the module doc for `h1`)."""
+        driver = client.driver
+        if self.pooled and (
+            driver == "aiohttp" or (driver == "curl_cffi" and self.scheme == "http")
+        ):
+            return POOLED
+        return driver
 
     async def _open(self, needed: set[str]) -> None:
         import aiohttp
+
+        if self.pooled:
+            tls = None
+            if self.scheme == "https":  # a load generator to loopback: no verification
+                tls = ssl.create_default_context()
+                tls.check_hostname = False
+                tls.verify_mode = ssl.CERT_NONE
+            self._pool = _H1Pool(self.host, self.port, tls, self.slots[POOLED], self.timeout)
 
         connector = aiohttp.TCPConnector(limit=self.slots["aiohttp"], ssl=False)
         self._aiohttp = aiohttp.ClientSession(
@@ -245,6 +478,10 @@ class Driver:
             self._cffi = AsyncSession(max_clients=min(self.slots["curl_cffi"], 256), verify=False)
         if "curl" in needed and shutil.which("curl") is None:
             self.engines.discard("curl")
+        if "curl" in needed and "curl" in self.engines:
+            self._curl_threads = concurrent.futures.ThreadPoolExecutor(
+                self.slots["curl"], thread_name_prefix="traffic-curl"
+            )
         if "chromium" in needed and "chromium" in self.engines:
             if os.path.exists(CHROMIUM):
                 self._chromium = _Chromium(self.slots["chromium"], self.timeout)
@@ -253,6 +490,13 @@ class Driver:
                 self.engines.discard("chromium")
 
     async def _close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        if self._curl_threads is not None:
+            for proc in list(self._curls):  # in flight when the duration ended
+                with contextlib.suppress(OSError):
+                    proc.kill()
+            self._curl_threads.shutdown(wait=True, cancel_futures=True)
         if self._aiohttp is not None:
             await self._aiohttp.close()
         if self._cffi is not None:
@@ -294,18 +538,19 @@ class Driver:
         if p.body:
             argv += ["--data-binary", "@-"]
         argv.append(self._url(p))
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            out, _ = await proc.communicate(p.body or None)
-        except asyncio.CancelledError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-            await proc.wait()
-            raise
-        return int(out or b"0")
+        # Started and waited for on a thread of its own: subprocess.Popen spawns with
+        # vfork, where the event loop's spawn forks this whole (large) process, measured
+        # at over 10 ms of stalled loop per curl on a loaded machine. A curl whose task
+        # is cancelled at the end is killed by `_close`.
+        run = functools.partial(_run_curl, argv, p.body, self.timeout, self._curls)
+        return await asyncio.get_running_loop().run_in_executor(self._curl_threads, run)
+
+    async def _send_pooled(self, p: Planned) -> int:
+        assert self._pool is not None
+        drop = _H2_ONLY if p.client.driver == "curl_cffi" else frozenset()
+        return await self._pool.request(
+            render_h1(p, self.host_header, drop), head_only=p.method == "HEAD"
+        )
 
     async def _send_chromium(self, p: Planned) -> int:
         assert self._chromium is not None
@@ -317,13 +562,23 @@ class Driver:
         report = Report(self.rps, self.duration)
         feed = _Feed(planned)
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(None, feed.wait_ready)
+        ahead = min(PLAN_AHEAD_MAX, math.ceil(self.rps * self.duration * 1.05) + 1024)
+        await loop.run_in_executor(None, feed.wait_ready, ahead)
         await self._open(needed & self.engines)
+        # The plan made up front is hundreds of thousands of objects that live to the end
+        # of the run: a full collection walking them mid-run stalls the sending loop for
+        # a tenth of a second or more. They hold no cycles, so the collector can leave
+        # them alone until the run is over.
+        frozen_before = gc.get_freeze_count()
+        gc.collect()
+        gc.freeze()
         limiter = _Limiter(max(1, math.ceil(self.rps)))
         tasks: set[asyncio.Task[None]] = set()
         t0 = loop.time()
         interval = 1.0 / self.rps
-        tick = min(0.005, interval)
+        # Send everything due within the next `tick` at once: one timer per tick, not per
+        # request, keeps the loop's own cost low at high rates.
+        tick = min(0.005, max(interval, 0.002))
         k = 0
         try:
             while True:
@@ -336,16 +591,14 @@ class Driver:
                     if p is None:
                         break  # the scenario has nothing more to send
                 k += 1
-                # Send everything due within the next `tick` at once: one timer per tick,
-                # not per request, keeps the loop's own cost low at high rates.
                 delay = due - (loop.time() - t0)
                 if delay > tick:
                     await asyncio.sleep(delay)
                 now = loop.time() - t0
                 if now >= self.duration:
                     break
-                engine = p.client.driver if p.client.driver in self.engines else None
-                if engine is None:
+                engine = self.engine_for(p.client)
+                if engine not in self.engines:
                     report.skipped[f"{p.client.driver} unavailable"] += 1
                     continue
                 if self.in_flight[engine] >= self.slots[engine]:
@@ -376,12 +629,16 @@ class Driver:
             if tasks:
                 await asyncio.gather(*tasks, return_exceptions=True)
             report.elapsed = loop.time() - t0
+            if not frozen_before:  # else someone else froze objects: leave it to them
+                gc.unfreeze()
             await self._close()
         return report
 
     async def _one(self, engine: str, p: Planned, report: Report) -> None:
         try:
-            if engine == "aiohttp":
+            if engine == POOLED:
+                status = await self._send_pooled(p)
+            elif engine == "aiohttp":
                 status = await self._send_aiohttp(p)
             elif engine == "curl_cffi":
                 status = await self._send_cffi(p)
@@ -399,7 +656,31 @@ class Driver:
             self.in_flight[engine] -= 1
 
     def run(self, planned: Iterator[Planned], needed: set[str] | None = None) -> Report:
-        return asyncio.run(self.run_async(planned, set(ENGINES) if needed is None else needed))
+        main = self.run_async(planned, set(ENGINES) if needed is None else needed)
+        try:
+            import uvloop
+        except ImportError:  # pragma: no cover - a dependency; plain asyncio works too
+            return asyncio.run(main)
+        return uvloop.run(main)
+
+
+def _run_curl(
+    argv: list[str], body: bytes, timeout: float, live: set[subprocess.Popen[bytes]]
+) -> int:
+    """Run one curl to its end (on a worker thread); its `%{http_code}`."""
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.PIPE if body else subprocess.DEVNULL, stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    live.add(proc)
+    try:
+        out, _ = proc.communicate(body or None, timeout=timeout + 5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    finally:
+        live.discard(proc)
+    return int(out or b"0")
 
 
 class _Chromium:
@@ -520,16 +801,19 @@ class _Feed:
                 continue
         return False
 
-    def wait_ready(self) -> None:
-        """Block until the plan is `ahead` chunks ahead (or complete) before the clock
-        starts, so that planning competes least with sending."""
+    def wait_ready(self, at_least: int = 8 * 1024) -> None:
+        """Block until `at_least` requests are planned (or the plan is complete) before
+        the clock starts. Planning costs about 70 µs of Python per
+        request: done during the run, its thread takes the interpreter lock from the
+        sending loop in slices of up to 5 ms (measured: at 2,000 requests/s the loop
+        fell behind), so a run plans as much as it will send up front, up to a bound."""
         while not self._done:
             item = self._queue.get()
             if item is None:
                 self._done = True
             else:
                 self._local.extend(item)
-            if self._queue.full() or len(self._local) >= 8 * 1024:
+            if len(self._local) >= at_least:
                 break
 
     def next_nowait(self) -> Planned | None:
@@ -572,9 +856,17 @@ def run_traffic(
     seed: int = 0,
     allow_hosts: Sequence[str] = (),
     engines: Sequence[str] = ENGINES,
+    pooled: bool | None = None,
 ) -> Report:
-    """Plan the scenario and send it: the one call the CLI and the benchmark make."""
-    driver = Driver(target, rps=rps, duration=duration, allow_hosts=allow_hosts, engines=engines)
+    """Plan the scenario and send it: the one call the CLI and the benchmark make.
+    `pooled`: the `h1` engine for what needs no special client (see the module doc);
+    by default from `POOLED_FROM_RPS` requests/s up."""
+    if pooled is None:
+        pooled = rps >= POOLED_FROM_RPS
+    driver = Driver(
+        target, rps=rps, duration=duration, allow_hosts=allow_hosts, engines=engines,
+        pooled=pooled,
+    )  # fmt: skip
     usable = driver.usable_engines()
     left_out: Counter[str] = Counter()
     # The plan is lazy: give it a horizon far past the duration, so that requests left
