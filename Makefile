@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format setup system-deps clean model
+.PHONY: run test bench bench-deps lint format setup system-deps clean model
 
 setup: $(STAMP) system-deps
 
@@ -27,7 +27,12 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
-bench: setup
+# bench/edge.py drives load with wrk and compares with nginx; bench/simulate.py sinks into nginx.
+bench-deps:
+	@command -v wrk >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx >/dev/null)
+
+bench: setup bench-deps
 	$(BIN)/python -m bench.score
 	$(BIN)/python -m bench.tls
 	$(BIN)/python bench/rules.py
