@@ -16,13 +16,7 @@ import pytest
 
 from botwarden.feedback.demo import Session, World, build_world
 
-# Known failing (see the lead's report): the retrained candidate fails a gate in both
-# scenarios — FP: hold-out bot recall 96.3 % → 77.3 %; FN: slice 94.7 % < 95 %. Not run,
-# so CI time is not spent on a known failure; remove the xfail once the gates pass.
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.xfail(run=False, strict=True, reason="candidate fails a gate (issue 9 open)"),
-]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +35,21 @@ def test_false_positive_novel_browsers(session: Session) -> None:
     assert out.before > 0.3, "the starting model should flag the novel browsers"
     assert out.gates["passed"], out.gates["failures"]
     assert out.after <= 0.05  # ≥ 95 % of the population now scores ≥ 30
+    assert out.others_after <= out.others_before + 0.01  # the site's other people unharmed
     assert out.report_status == f"in model {out.version}"
     assert session.registry.active == out.version
 
 
+@pytest.mark.xfail(
+    run=False,
+    strict=True,
+    reason="issue 9 open: the candidate fixes 93.9 % of the campaign's report rows (gate: 95 %); "
+    "see docs/feedback-loop.md, 'Where it stands'",
+)
 def test_false_negative_stealth_scraping(session: Session) -> None:
     out = session.scenario("false_negative")
     assert out.before < 0.5, "the starting model should miss most of the campaign"
     assert out.gates["passed"], out.gates["failures"]
     assert out.after >= 0.95  # the campaign now scores < 30
+    assert out.others_after <= out.others_before + 0.01  # the site's other people unharmed
     assert out.report_status == f"in model {out.version}"

@@ -116,9 +116,15 @@ def test_weak_labels_leave_report_slices_out(
     st: store_mod.Store, zone: str, backend: DuckDBBackend
 ) -> None:
     rid = report(st, zone, FeedbackType.FALSE_POSITIVE, 'http.user_agent contains "FreeBSD"')
-    w = labels.weak_labels(backend, T0, T0 + timedelta(minutes=5), zone=zone,
-                           exclude=[st.get_feedback(zone, rid)])  # fmt: skip
-    # Only the curl rows scored 80 by the model remain, as confident humans.
+    window = (T0, T0 + timedelta(minutes=5))
+    excl = [st.get_feedback(zone, rid)]
+    # By default only the strong sources: the curl rows that passed JS detection.
+    w = labels.weak_labels(backend, *window, zone=zone, exclude=excl)
+    assert len(w) == 10
+    assert not w.y.any()
+    # Asked for, the curl rows the model scored 80 come in too, as confident humans.
+    w = labels.weak_labels(backend, *window, zone=zone, exclude=excl,
+                           confident_human=labels.CONFIDENT_HUMAN)  # fmt: skip
     assert len(w) == 100
     assert not w.y.any()
 
@@ -182,3 +188,45 @@ def test_statuses_and_promotion_through_one_control(
     control.set_auto_update(zone, True)
     assert reg.resolve(zone) == "v1"
     assert st.get_settings(zone).model_pin is None
+
+
+def test_corpus_rows_a_report_contradicts() -> None:
+    cols = labels.fingerprint_columns()
+    assert cols  # the client-software features, found by name
+    a, b = np.zeros(N_FEATURES, np.float32), np.zeros(N_FEATURES, np.float32)
+    a[cols[0]], b[cols[0]] = 1.0, 2.0
+    # Software A: the old corpus calls it a bot every time (a mislabel). Software B: a
+    # browser most of whose corpus rows are people, with a few bots borrowing it.
+    X = np.stack([a] * 10 + [b] * 8 + [b] * 2)
+    y = np.array([1] * 10 + [0] * 8 + [1] * 2, dtype=np.int8)
+    other = next(i for i in range(N_FEATURES) if i not in cols)
+    X[:, other] = np.arange(20)  # behaviour and site features differ from row to row
+    fp = labels.LabelSet("r1", labels.HUMAN, "", np.stack([a, b]), np.zeros(2, np.int8),
+                         np.zeros(2, np.int64), np.ones(2, np.float32), matched=2)  # fmt: skip
+    drop = labels.contradicted(X, y, [fp])
+    assert drop.tolist() == [True] * 10 + [False] * 10
+    fn = labels.LabelSet("r2", labels.BOT, "scraping", np.stack([b]), np.ones(1, np.int8),
+                         np.zeros(1, np.int64), np.ones(1, np.float32), matched=1)  # fmt: skip
+    # A false negative never drops the corpus' people: bots borrow browsers' software.
+    assert not labels.contradicted(X, y, [fn]).any()
+
+
+def _set(label: str, n: int) -> labels.LabelSet:
+    y = np.full(n, 1 if label == labels.BOT else 0, np.int8)
+    return labels.LabelSet("r", label, "", np.zeros((n, N_FEATURES), np.float32), y,
+                           np.zeros(n, np.int64), np.ones(n, np.float32), matched=n)  # fmt: skip
+
+
+def test_weak_labels_keep_the_site_balanced() -> None:
+    from botwarden.feedback.loop import balance
+
+    y = np.array([1] * 100 + [0] * 10_000, dtype=np.int8)  # verified bots, confident people
+    # A false negative of 900 bots: 1,000 live bots want 3,000 live people at a 25 % share.
+    w = balance(y, [_set(labels.BOT, 900)], 0.25, cap=1e9)
+    assert w[:100].tolist() == [1.0] * 100
+    assert float(w[100:].sum()) == pytest.approx(3000.0)
+    # A false positive of 900 people: 100 bots want only 300 people; the report has more.
+    w = balance(y, [_set(labels.HUMAN, 900)], 0.25, cap=1e9)
+    assert float(w[100:].sum()) == 0.0
+    # Together never more than the cap.
+    assert float(balance(y, [_set(labels.BOT, 900)], 0.25, cap=500).sum()) == pytest.approx(500)

@@ -78,6 +78,16 @@ def test_model_refuses_another_feature_schema(small_model: Path, tmp_path: Path)
     (copy / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(ConfigError, match="feature schema"):
         Model(copy)
+    # a model of the v1 layout (which read the negotiated HTTP version) names what changed
+    meta["features_version"] = 1
+    meta["feature_names"] = ["http_version", *meta["feature_names"]]
+    meta["feature_names"].remove("c_reqs_10s")
+    (copy / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(ConfigError) as err:
+        Model(copy)
+    assert "features v1 → v" in str(err.value)
+    assert "no longer computed: http_version" in str(err.value)
+    assert "new: c_reqs_10s" in str(err.value)
 
 
 def test_score_map_is_fixed_and_monotone() -> None:

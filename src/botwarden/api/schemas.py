@@ -399,10 +399,21 @@ class FeedbackOut(BaseModel):
     created_on: datetime
     modified_on: datetime
     reviewed_on: datetime | None
+    # Botwarden's additions (Cloudflare's fields above are unchanged): where the report
+    # stands in the feedback loop — pending, accepted, rejected, "in training" or
+    # "in model vN" — the model version trained on it, and how many labelled rows it gave.
+    status_detail: str | None = None
+    model_version: str | None = None
+    labelled_rows: int | None = None
 
 
 class FeedbackReview(Strict):
-    status: Literal["pending", "accepted", "rejected"]
+    """The review update: `status` (accept, reject or reopen), or a relabel — `type` (and,
+    for a false negative, `subtype`), which accepts the report as relabelled."""
+
+    status: Literal["pending", "accepted", "rejected"] | None = None
+    type: Literal["false_positive", "false_negative"] | None = None
+    subtype: Annotated[str, Field(max_length=64)] | None = None
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 

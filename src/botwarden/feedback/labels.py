@@ -8,8 +8,8 @@ corpus. Reports of opposite labels whose traffic overlaps are *conflicts*: they 
 listed for the reviewer and left out of training, never merged silently.
 
 Weak labels come from recent traffic outside every report's slice: verified bots,
-heuristics detections and failed JS detection → bot; passed JS detection and requests
-the active model scored confidently human → human.
+heuristics detections and failed JS detection → bot; passed JS detection → human (and,
+when asked for, requests the active model scored confidently human).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 HUMAN, BOT = "human", "bot"
 MAX_ROWS = 20_000
 MAX_SHARE = 0.1
+MAX_ROW_WEIGHT = 1.0
 WEAK_MAX_ROWS = 50_000
 CONFIDENT_HUMAN = 50
 _SESSION_BASE = 1 << 40  # feedback sessions never collide with corpus sessions
@@ -185,7 +186,7 @@ def report_labels(
     clients = [clients[i] for i in keep]
     n = len(keep)
     budget = max(1.0, max_share * corpus_rows)
-    w = min(1.0, budget / n) if n else 1.0
+    w = min(MAX_ROW_WEIGHT, budget / n) if n else 1.0
     label = label_of(report)
     return LabelSet(
         source=report.id,
@@ -235,14 +236,16 @@ def weak_labels(
     *,
     zone: str | None = None,
     exclude: Sequence[FeedbackReport] = (),
-    confident_human: int = CONFIDENT_HUMAN,
+    confident_human: int | None = None,
     max_rows: int = WEAK_MAX_ROWS,
 ) -> LabelSet:
     """Labels of recent traffic that carries a vector, outside every report's slice:
     verified bots, heuristics detections and failed JS detection → bot; passed JS
-    detection, and requests the active model scored confidently human (≥
-    `confident_human`) → human. The last keep the candidate anchored in today's traffic:
-    a report's slice is learned against its neighbours, not against an old corpus."""
+    detection → human. With `confident_human` (e.g. `CONFIDENT_HUMAN`), requests the
+    active model scored at least that are labelled human too; off by default, because
+    they teach the candidate the active model's own misses, and they are live-site rows
+    whose `ja4_*_1h` counts differ from the corpus' (in the demo they cost the hold-out
+    several points of bot recall)."""
     q = Sql(backend.dialect)
     parts = [
         f"ts >= {q(_naive(since), 'DateTime64(6)')}",
@@ -250,9 +253,14 @@ def weak_labels(
     ]
     if zone is not None:
         parts.append(f"zone_key = {q(zone_key(zone), 'Int64')}")
+    confident = (
+        ""
+        if confident_human is None
+        else f" OR (score_src = 'Machine Learning' AND score >= {int(confident_human)})"
+    )
     parts.append(
-        "(verified_bot OR score_src = 'Heuristics' OR js_detection IN ('passed', 'failed') "
-        f"OR (score_src = 'Machine Learning' AND score >= {int(confident_human)}))"
+        "(verified_bot OR score_src = 'Heuristics' OR js_detection IN ('passed', 'failed')"
+        f"{confident})"
     )
     X, keys, clients, extras, _ = _fetch(
         backend, " AND ".join(parts), q, "verified_bot, score_src, js_detection"
@@ -305,6 +313,53 @@ def collect(
     return out
 
 
+FINGERPRINT_PREFIXES = ("ua_", "ja4_", "ch_", "hdr_", "accept_", "lang_", "enc_", "sf_", "has_")
+"""Features that describe the client software (user agent, TLS, client hints, headers),
+not the site or the client's behaviour; the `ja4_*_1h` counts depend on the site's volume
+and mix, so they are left out."""
+
+
+def fingerprint_columns() -> list[int]:
+    from botwarden.ml.features import FEATURE_NAMES
+
+    return [
+        i
+        for i, name in enumerate(FEATURE_NAMES)
+        if name.startswith(FINGERPRINT_PREFIXES) and not name.endswith("_1h")
+    ]
+
+
+def contradicted(
+    X: np.ndarray, y: np.ndarray, sets: Sequence[LabelSet], *, share: float = 0.95
+) -> np.ndarray:
+    """Rows of a corpus (`X`, `y`) that an accepted false-positive report contradicts:
+    the corpus calls them bots, for the same client software as a row of the report,
+    and calls (nearly, `share`) every one of its rows of that software a bot — it took the
+    software itself for a bot (a new browser the old corpus called a scraper).
+
+    Left in, these rows fight the report's rows, and the trees settle the fight with the
+    only features that differ, the site-dependent ones (`ja4_*_1h`), which then move
+    unrelated traffic (hold-out bot recall fell by 19 points in the demo). Only false
+    positives: bots borrow browsers' fingerprints, so a false negative says nothing
+    about the corpus' people on the same software."""
+    cols = fingerprint_columns()
+    out = np.zeros(len(y), dtype=bool)
+    if not len(y) or not cols:
+        return out
+    groups: dict[bytes, list[int]] = {}
+    for i, r in enumerate(np.ascontiguousarray(X[:, cols], dtype=np.float32)):
+        groups.setdefault(r.tobytes(), []).append(i)
+    for s in sets:
+        if not len(s) or s.label != HUMAN:
+            continue
+        seen = {r.tobytes() for r in np.ascontiguousarray(s.X[:, cols], dtype=np.float32)}
+        for k in seen & groups.keys():
+            rows = np.asarray(groups[k])
+            if (y[rows] == 1).mean() >= share:
+                out[rows[y[rows] == 1]] = True
+    return out
+
+
 def write(sets: Sequence[LabelSet], path: Path) -> Path:
     """Labelled feature rows as Parquet, in the shape `ml.dataset.load` reads."""
     import pyarrow as pa  # type: ignore[import-untyped]
@@ -344,6 +399,8 @@ __all__ = [
     "Labels",
     "collect",
     "conflicts",
+    "contradicted",
+    "fingerprint_columns",
     "label_of",
     "report_labels",
     "weak_labels",

@@ -390,6 +390,9 @@ def retrain_command(
           f"{100 * h['candidate']['human_fp_rate']:.2f} %, bot recall "
           f"{100 * h['active']['bot_recall']:.2f} % → {100 * h['candidate']['bot_recall']:.2f} %"
           f" {'pass' if h['passed'] else 'FAIL'}", file=stdout)  # fmt: skip
+    if res.dropped_base_rows:
+        print(f"  left out {res.dropped_base_rows:,} base-corpus rows that an accepted false "
+              "positive contradicts", file=stdout)  # fmt: skip
     for r, why in res.labels.skipped.items():
         print(f"  skipped report {r}: {why}", file=stdout)
     if res.promoted:

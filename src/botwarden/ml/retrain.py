@@ -143,6 +143,23 @@ class Candidate:
     reports: list[str]
 
 
+def _warm_start(registry: Registry) -> Path | None:
+    """The active model's LightGBM file when it has one of this build's feature schema
+    (the candidate continues from its trees), else None (a fresh start)."""
+    from botwarden.ml.features import SCHEMA_HASH
+    from botwarden.ml.model import BOOSTER_FILE, read_meta
+
+    if registry.active is None:
+        return None
+    directory = registry.directory(registry.active)
+    path = directory / BOOSTER_FILE
+    try:
+        same = read_meta(directory).get("feature_schema") == SCHEMA_HASH
+    except (OSError, ValueError):
+        return None
+    return path if same and path.is_file() else None
+
+
 def retrain(
     registry: Registry,
     *,
@@ -168,7 +185,11 @@ def retrain(
     data = concat([base_ds, *extra]) if extra else base_ds
     seconds["data"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    booster, iso, metrics = fit(data, cfg, progress=progress)
+    calibrate_on = np.zeros(len(data), dtype=bool)
+    calibrate_on[: len(base_ds)] = True
+    init = _warm_start(registry)
+    booster, iso, metrics = fit(data, cfg, progress=progress, calibrate_on=calibrate_on,
+                                init_model=init)  # fmt: skip
     seconds["fit"] = time.perf_counter() - t1
     parent = registry.active
     staging = workdir / "candidate"

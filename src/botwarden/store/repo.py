@@ -1066,6 +1066,17 @@ class Store:
             ).all()
             return [_feedback(r) for r in rows]
 
+    def labelled_feedback(self) -> list[FeedbackReport]:
+        """Every report already turned into training labels (in a model), in every zone:
+        the next retrain learns them again, so a new model does not forget them."""
+        with self.reading() as s:
+            rows = s.scalars(
+                select(FeedbackRow)
+                .where(FeedbackRow.status == FeedbackStatus.LABELLED.value)
+                .order_by(FeedbackRow.created_on, FeedbackRow.id)
+            ).all()
+            return [_feedback(r) for r in rows]
+
     def feedback_by_ids(self, report_ids: Collection[str]) -> list[FeedbackReport]:
         with self.reading() as s:
             rows = s.scalars(select(FeedbackRow).where(FeedbackRow.id.in_(list(report_ids)))).all()

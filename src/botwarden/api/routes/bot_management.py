@@ -30,6 +30,20 @@ def settings_json(store: Store, zone: Zone, st: BotSettings) -> dict[str, Any]:
     return out
 
 
+def sync_registry(request: Request) -> None:
+    """Mirror the store's per-zone pins into the model registry the edges read (the same
+    step the CLI's `botwarden model pin` takes), when this server has a registry."""
+    from botwarden.feedback.promotion import ModelControl
+
+    reg = getattr(request.app.state, "registry", None)
+    if reg is None:
+        from botwarden.engines.ml import default_registry
+
+        reg = default_registry()
+    if reg is not None:
+        ModelControl(reg, get_store(request)).sync_zones()
+
+
 @router.get(
     "/zones/{zone_id}/bot_management",
     response_model=Envelope[BotManagementOut],
@@ -87,6 +101,8 @@ def put_settings(
         st = store.update_settings(zone.id, changes) if changes else store.get_settings(zone.id)
     except NotFound as exc:
         raise envelope.invalid(f"model_pin: {exc}") from None
+    if "model_pin" in changes or "auto_update_model" in changes:
+        sync_registry(request)
     return envelope.ok(settings_json(store, zone, st))
 
 
@@ -107,4 +123,5 @@ def pin_model(
         st = store.update_settings(access.zone.id, {"model_pin": body.version})
     except NotFound as exc:
         raise envelope.invalid(f"version: {exc}") from None
+    sync_registry(request)
     return envelope.ok(settings_json(store, access.zone, st))

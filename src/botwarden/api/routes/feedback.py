@@ -27,6 +27,7 @@ from botwarden.api.schemas import (
     FeedbackOut,
     FeedbackReview,
 )
+from botwarden.ml.registry import Registry
 from botwarden.rules import RuleSyntaxError
 from botwarden.store import (
     Conflict,
@@ -269,7 +270,19 @@ def request_hash(report: FeedbackInput) -> str:
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def report_json(r: FeedbackReport) -> dict[str, Any]:
+def _registry(request: Request) -> Registry | None:
+    """The app's model registry (`app.state.registry`), else the data directory's."""
+    reg: Registry | None = getattr(request.app.state, "registry", None)
+    if reg is None:
+        from botwarden.engines.ml import default_registry
+
+        reg = default_registry()
+    return reg
+
+
+def report_json(r: FeedbackReport, registry: Registry | None = None) -> dict[str, Any]:
+    from botwarden.feedback.review import status_of
+
     return {
         "id": r.id,
         "zone_id": r.zone_id,
@@ -290,6 +303,9 @@ def report_json(r: FeedbackReport) -> dict[str, Any]:
         "created_on": r.created_on,
         "modified_on": r.modified_on,
         "reviewed_on": r.reviewed_on,
+        "status_detail": status_of(r, registry),
+        "model_version": r.model_version,
+        "labelled_rows": r.labelled_rows,
     }
 
 
@@ -343,7 +359,7 @@ def create_feedback(
         raise APIError(422, envelope.IDEMPOTENCY, f"Idempotency-Key: {exc}") from None
     if not created:
         response.headers["Idempotent-Replayed"] = "true"
-    return envelope.ok(report_json(stored))
+    return envelope.ok(report_json(stored, _registry(request)))
 
 
 @router.get("/zones/{zone_id}/bot_management/feedback", response_model=Envelope[list[FeedbackOut]])
@@ -359,7 +375,8 @@ def list_feedback(
     reports, total = get_store(request).list_feedback(
         access.zone.id, status=status, type=type, page=page, per_page=per_page
     )
-    rows = [report_json(r) for r in reports]
+    registry = _registry(request)
+    rows = [report_json(r, registry) for r in reports]
     return envelope.ok(rows, envelope.page_info(page, per_page, len(rows), total))
 
 
@@ -368,7 +385,8 @@ def list_feedback(
 )
 def get_feedback(request: Request, access: ReadAccess, report_id: ReportId) -> dict[str, Any]:
     try:
-        return envelope.ok(report_json(get_store(request).get_feedback(access.zone.id, report_id)))
+        r = get_store(request).get_feedback(access.zone.id, report_id)
+        return envelope.ok(report_json(r, _registry(request)))
     except NotFound:
         raise envelope.not_found(f"feedback report {report_id}") from None
 
@@ -384,18 +402,49 @@ def review_feedback(
     access: Annotated[ZoneAccess, zone_access(Permission.BOT_MANAGEMENT_EDIT)],
     report_id: ReportId,
 ) -> dict[str, Any]:
-    """Review a report: accept or reject it (or reopen it as pending), with a note. The
-    reviewer recorded is the caller."""
-    try:
-        r = get_store(request).review_feedback(
-            access.zone.id,
-            report_id,
-            status=FeedbackStatus(body.status),
-            reviewer=access.principal.who,
-            note=body.note,
+    """Review a report: accept or reject it (or reopen it as pending), with a note; or
+    relabel it — `type` (and `subtype` for a false negative) — which accepts it as
+    relabelled. The reviewer recorded is the caller."""
+    from botwarden.feedback import review
+
+    if body.status is None and body.type is None:
+        raise envelope.invalid(
+            "status: give a status (accepted, rejected, pending), or a type to relabel"
         )
+    if body.type is not None and body.status not in (None, "accepted"):
+        raise envelope.invalid(
+            f"status: a relabelled report is accepted; drop status {body.status!r} or "
+            "send it without type"
+        )
+    if body.subtype is not None and body.type is None:
+        raise envelope.invalid("subtype: give type (false_negative) with subtype to relabel")
+    store = get_store(request)
+    try:
+        if body.type is not None:
+            ftype = FeedbackType(body.type)
+            subtype: str | None = None
+            if body.subtype is not None:
+                if ftype is FeedbackType.FALSE_POSITIVE:
+                    raise envelope.invalid("subtype: only false_negative reports have a subtype")
+                subtype = normalise_subtype(body.subtype)
+                if subtype is None:
+                    raise envelope.invalid(
+                        f"subtype: unknown subtype {body.subtype!r}; use one of "
+                        + ", ".join(SUBTYPES)
+                    )
+            r = review.relabel(store, access.zone.id, report_id, type=ftype, subtype=subtype,
+                               reviewer=access.principal.who, note=body.note)  # fmt: skip
+        else:
+            assert body.status is not None
+            r = store.review_feedback(
+                access.zone.id,
+                report_id,
+                status=FeedbackStatus(body.status),
+                reviewer=access.principal.who,
+                note=body.note,
+            )
     except NotFound:
         raise envelope.not_found(f"feedback report {report_id}") from None
     except Conflict as exc:
         raise APIError(409, envelope.CONFLICT, f"status: {exc}") from None
-    return envelope.ok(report_json(r))
+    return envelope.ok(report_json(r, _registry(request)))
