@@ -455,16 +455,18 @@ class Writer:
                 return
             self._store_ms.append((_now() - t0) * 1000)
             self._stored += added
+            # Up before the batches leave `_pending`: `flush()` returns once it is empty,
+            # and the metrics read right after must already say the backend is back.
+            if not self._backend_up:
+                log.warning("analytics backend %s is back", backend.name)
+            self._backend_up = True
+            self._backoff = self.retry_initial
             with self._plock:
                 for _ in group:
                     p = self._pending.popleft()
                     self._pending_bytes -= p.record.size
                     self._pending_events -= p.record.count
             self.spool.release(last_seq)
-            if not self._backend_up:
-                log.warning("analytics backend %s is back", backend.name)
-            self._backend_up = True
-            self._backoff = self.retry_initial
 
     def _backend_failed(self, exc: Exception) -> None:
         self._backend_errors += 1
