@@ -64,7 +64,6 @@ def test_request_features_read_the_request() -> None:
     assert v["sf_consistent"] == 1.0
     assert v["heuristic_hit"] == 0.0
     assert v["ua_declared_bot"] == 0.0
-    assert v["http_version"] == 20.0
     assert v["method"] == 1.0
     assert v["path_kind"] == F.HOME
 
@@ -78,7 +77,6 @@ def test_request_features_read_the_request() -> None:
     c = _vec(curl)
     assert c["ua_declared_bot"] == 1.0
     assert c["heuristic_hit"] == 1.0
-    assert c["hdr_uppercase"] == 1.0
     assert c["accept_kind"] == 1.0
     assert c["sensitive_post"] == 1.0
     assert c["path_kind"] == F.LOGIN
@@ -172,7 +170,6 @@ def _synthetic(n: int, seed: int) -> dict[str, np.ndarray]:
         "ja4": rng.integers(0, 6, n),
         "b": rng.random(n) < 0.5,
         "h": rng.random(n) < 0.2,
-        "h2": rng.random(n) < 0.7,
     }
 
 
@@ -196,7 +193,7 @@ def test_windows_agree_on_synthetic_streams(shared: bool) -> None:
         cw.observe(c, t, int(s["status"][i]))
     assert np.array_equal(np.asarray(rows), batch)
 
-    ja = W.batch_ja4(s["t"], s["ja4"], browser=s["b"], heuristic=s["h"], h2h3=s["h2"])
+    ja = W.batch_ja4(s["t"], s["ja4"], browser=s["b"], heuristic=s["h"])
     sig = W.Ja4Signals()
     rows = [
         sig.update(
@@ -204,7 +201,6 @@ def test_windows_agree_on_synthetic_streams(shared: bool) -> None:
             int(s["t"][i]),
             browser=bool(s["b"][i]),
             heuristic=bool(s["h"][i]),
-            h2h3=bool(s["h2"][i]),
         )
         for i in range(len(s["t"]))
     ]
@@ -220,7 +216,7 @@ def test_windows_are_bounded() -> None:
     assert cw.evictions == 180
     sig = W.Ja4Signals(capacity=3)
     for i in range(10):
-        sig.update(f"j{i}", i, browser=True, heuristic=False, h2h3=True)
+        sig.update(f"j{i}", i, browser=True, heuristic=False)
     assert len(sig) == 3
 
 
@@ -252,3 +248,40 @@ def test_long_values_bypass_the_caches() -> None:
     assert v["cookie_count"] == 1.0
     assert v["referer_kind"] == 2.0
     assert (F.path_block.cache_info().currsize, F._bit.cache_info().currsize) == before
+
+
+def _h1_form(ctx: RequestContext) -> RequestContext:
+    """The same request as Chromium sends it to an HTTP/1.1-only server (as Botwarden's
+    own edge is): Host and Connection first, names in Title-Case except the client hints
+    (captured from the real Chromium 156), no Priority header."""
+
+    def title(name: str) -> str:
+        if name.startswith("sec-ch-"):
+            return name
+        return "-".join(p.capitalize() for p in name.split("-"))
+
+    headers = (
+        ("Host", "shop.example"),
+        ("Connection", "keep-alive"),
+        *((title(n), v) for n, v in ctx.headers if n != "priority"),
+    )
+    return chrome(headers=headers, http_version="1.1")
+
+
+def test_request_features_do_not_depend_on_the_negotiated_http_version() -> None:
+    """What the server negotiates (HTTP/1.1 at the edge, HTTP/2 behind a proxy) is not a
+    property of the client: both forms of one browser request give one vector."""
+    h2 = F.FeatureExtractor().extract(chrome())
+    h1 = F.FeatureExtractor().extract(_h1_form(chrome()))
+    assert h1 == h2
+    # and a proxy's forwarding headers say nothing of the client either
+    proxied = chrome(headers=(*chrome().headers, ("X-Forwarded-For", "73.1.2.3"),
+                              ("X-Real-IP", "73.1.2.3")))  # fmt: skip
+    assert F.FeatureExtractor().extract(proxied) == h2
+
+
+def test_schema_v2_has_no_deployment_dependent_features() -> None:
+    gone = {"http_version", "connection_on_h2", "has_connection", "has_host", "has_te",
+            "has_priority", "hdr_uppercase", "tls_present", "ja4_h2h3_ratio_1h"}  # fmt: skip
+    assert not gone & set(F.FEATURE_NAMES)
+    assert F.FEATURES_VERSION == 2

@@ -205,3 +205,49 @@ def test_chromium_header_orders_equal_a_live_chromium() -> None:
     packaged = cl._captured_chromium()
     for kind, pairs in packaged.items():
         assert [n for n, _ in live[kind]][2:] == [n for n, _ in pairs][2:], kind  # after Host
+
+
+# -- deployments ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["document", "style", "script", "image", "fetch", "form"])
+def test_http1_form_of_chromium_is_what_the_real_chromium_sent_over_http1(kind: str) -> None:
+    """Debian's Chromium 156 was captured over HTTP/1.1 (chromium_headers.json): the
+    HTTP/1.1 form of the simulated Chromium 156 must send exactly those names, in that
+    order and case (Host, Connection, Title-Case names, lower-case client hints)."""
+    arm = profiles.novel_browsers()[1]
+    h1 = cl.over_http1(arm)
+    captured = [n for n, _ in cl._captured_chromium()[kind]]
+    sent = [n for n, _ in h1.template(kind, "en-US", "shop.example", referer=True, cookie=True)]
+    assert sent == captured
+
+
+def test_http1_form_keeps_the_client_and_its_offered_alpn() -> None:
+    chrome = profiles.family("chrome_desktop")[0]
+    h1 = cl.over_http1(chrome)
+    assert (h1.http_version, chrome.http_version) == ("1.1", "2")
+    assert h1.tls == chrome.tls
+    assert h1.ua == chrome.ua
+    assert h1.key != chrome.key
+    assert h1.tls is not None
+    assert h1.tls.ja4[8:10] == "h2"
+    doc = dict(h1.template("document", "en-US", "shop.example", referer=False, cookie=False))
+    assert doc["Host"] == "shop.example"
+    assert doc["Connection"] == "keep-alive"
+    assert "priority" not in {n.lower() for n in doc}
+    assert cl.over_http1(h1) is h1
+    curl = profiles.libraries()[0]
+    assert cl.over_http1(curl) is curl  # speaks HTTP/1.1 anyway
+    firefox = cl.over_http1(profiles.family("firefox")[0])
+    names = [n for n, _ in firefox.kinds["document"]]
+    assert names[:2] == ["Host", "User-Agent"]
+    assert "TE" not in names
+    assert names.index("Connection") == names.index("Accept-Encoding") + 1
+
+
+def test_without_tls_fingerprint() -> None:
+    chrome = profiles.family("chrome_desktop")[0]
+    blind = cl.without_tls_fingerprint(chrome)
+    assert blind.tls is None
+    assert blind.kinds is chrome.kinds
+    assert blind.key != chrome.key

@@ -204,3 +204,32 @@ def test_generates_over_a_million_events_a_minute(tmp_path: Path) -> None:
     rate = n / (time.process_time() - t0)
     assert n > 200_000
     assert rate > 1_000_000 / 60, f"{rate:.0f} events/s"
+
+
+def test_runs_cover_http1_edges_and_edges_without_tls_fingerprints(
+    rows: list[dict[str, object]],
+) -> None:
+    """Browsers reach HTTP/1.1-only edges (Botwarden's own) in about half of their
+    sessions, and some sessions are seen without a TLS fingerprint; what a client offers
+    (ALPN in its JA4) never follows what the server negotiated."""
+    from botwarden.simulate.events import context_from_event
+
+    browsers = [r for r in rows if str(r["client"]).startswith(("chrome/", "firefox/", "safari/"))]
+    by_version: dict[object, set[object]] = {}
+    for r in browsers:
+        by_version.setdefault(r["http_version"], set()).add(r["session_id"])
+    assert by_version.keys() == {"1.1", "2"}
+    h1, h2 = len(by_version["1.1"]), len(by_version["2"])
+    assert 0.3 < h1 / (h1 + h2) < 0.7
+    assert any(not r["ja4"] for r in browsers)
+    assert any(r["ja4"] for r in browsers)
+    offered_h2_spoke_h1 = 0
+    for r in browsers[:3000]:
+        ctx = context_from_event(r)
+        offered_h2_spoke_h1 += str(r["ja4"])[8:10] == "h2" and r["http_version"] == "1.1"
+        if str(r["ja4"])[8:10] == "h2":  # offered h2 (not the TLS of an inspecting proxy)
+            assert ctx.tls is not None
+            assert ctx.tls.alpn[0] == "h2"
+        if r["http_version"] == "1.1":
+            assert [n for n, _ in ctx.headers][:1] == ["Host"]
+    assert offered_h2_spoke_h1 > 100

@@ -5,8 +5,9 @@ A feature vector is `N_FEATURES` float32 values in `FEATURE_NAMES` order. It is 
 from blocks, each a pure function of a small key, so that the batch path can compute a
 block once per distinct key and gather, and the serving path can cache it:
 
-- request: user agent, TLS fingerprint, client hints, header names/order and the values
-  of the headers in `VALUE_HEADERS`, HTTP version, method (`request_block`);
+- request: user agent, TLS fingerprint, client hints, end-to-end header names/order and
+  the values of the headers in `VALUE_HEADERS`, method (`request_block`); nothing that
+  depends on the HTTP version the server negotiated (`TRANSPORT_HEADERS`);
 - path: kind of path, static resource, shape of the query (`path_block`, `query_block`);
 - cookie: cookies, the Botwarden session cookie, the referer (`cookie_block`);
 - network: the ASN category (`ml/asn.py`);
@@ -20,11 +21,13 @@ events give identical vectors (tests/ml/test_features.py).
 from __future__ import annotations
 
 import hashlib
+import operator
 import re
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache, lru_cache
+from itertools import compress
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -40,7 +43,9 @@ if TYPE_CHECKING:
     from botwarden.engines.heuristics import HeuristicsEngine
     from botwarden.state.base import StateStore
 
-FEATURES_VERSION = 1
+FEATURES_VERSION = 2
+"""v2: header features over end-to-end headers only, no HTTP version, no `tls_present`, no
+`ja4_h2h3_ratio_1h` (what the deployment negotiates is not what the client is)."""
 
 REQUEST_FEATURES: tuple[str, ...] = (
     "ua_len",
@@ -52,7 +57,6 @@ REQUEST_FEATURES: tuple[str, ...] = (
     "ua_browser_major",
     "ua_os",
     "ua_mobile",
-    "tls_present",
     "ja4_proto",
     "ja4_tls_version",
     "ja4_sni",
@@ -67,7 +71,6 @@ REQUEST_FEATURES: tuple[str, ...] = (
     "ch_mobile_match",
     "ch_headless",
     "hdr_count",
-    "hdr_uppercase",
     "hdr_ua_pos",
     "hdr_lang_before_enc",
     "hdr_accept_before_ua",
@@ -81,20 +84,14 @@ REQUEST_FEATURES: tuple[str, ...] = (
     "sf_dest",
     "sf_user",
     "sf_consistent",
-    "has_connection",
     "has_upgrade_insecure",
-    "has_priority",
     "has_dnt",
-    "has_te",
     "has_cache_control",
     "has_pragma",
     "has_origin",
     "has_x_requested_with",
     "has_content_type",
     "has_authorization",
-    "has_host",
-    "connection_on_h2",
-    "http_version",
     "method",
     "heuristic_hit",
 )
@@ -133,7 +130,6 @@ _N0 = _C0 + len(COOKIE_FEATURES)
 _W0 = _N0 + len(NETWORK_FEATURES)
 _BROWSER_LIKE_I = REQUEST_FEATURES.index("ua_browser_like")
 _HEURISTIC_I = REQUEST_FEATURES.index("heuristic_hit")
-_HTTP_I = REQUEST_FEATURES.index("http_version")
 
 # Headers whose *values* the request block reads; every other header contributes its name
 # and position only, so per-request values (cookies, referers, tokens, lengths) never make
@@ -151,7 +147,6 @@ VALUE_HEADERS = frozenset(
         "sec-ch-ua",
         "sec-ch-ua-mobile",
         "sec-ch-ua-platform",
-        "connection",
     }
 )
 SESSION_COOKIE = "__cf_bm"
@@ -193,23 +188,28 @@ _SF_SITE = {"none": 1, "same-origin": 2, "same-site": 3, "cross-site": 4}
 _SF_MODE = {"navigate": 1, "no-cors": 2, "cors": 3, "same-origin": 4, "websocket": 5}
 _SF_DEST = {"document": 1, "empty": 2, "image": 3, "script": 4, "style": 5, "font": 6,
             "iframe": 7, "manifest": 8, "video": 9, "audio": 9}  # fmt: skip
-_HTTP = {"1.0": 10.0, "1.1": 11.0, "2": 20.0, "2.0": 20.0, "3": 30.0, "3.0": 30.0}
 _METHOD = {"GET": 1.0, "POST": 2.0, "HEAD": 3.0, "PUT": 4.0, "DELETE": 5.0, "OPTIONS": 6.0,
            "PATCH": 7.0}  # fmt: skip
 _PRESENCE = (
-    "connection",
     "upgrade-insecure-requests",
-    "priority",
     "dnt",
-    "te",
     "cache-control",
     "pragma",
     "origin",
     "x-requested-with",
     "content-type",
     "authorization",
-    "host",
 )
+# Headers that describe the connection rather than the client: which of them a client
+# sends, in what case and where, depends on the HTTP version the *server* negotiated
+# (Host and Connection in HTTP/1.1 become :authority and nothing in HTTP/2; Chromium
+# sends Priority only on HTTP/2 and 3; names are lower case in HTTP/2). A client reaching
+# Botwarden's HTTP/1.1-only edge directly, or through a proxy, must look the same as over
+# HTTP/2, so header features read only the end-to-end headers, lower-cased (docs/model.md).
+TRANSPORT_HEADERS = frozenset(
+    {"host", "connection", "keep-alive", "proxy-connection", "te", "transfer-encoding",
+     "upgrade", "priority", "http2-settings"}
+)  # fmt: skip
 
 # Path kinds. Sensitive kinds are where automated POSTs do harm (login, signup, checkout).
 PAGE, STATIC, API, LOGIN, SIGNUP, CHECKOUT, ACCOUNT, SEARCH, WELL_KNOWN, PROBE, HOME = range(11)
@@ -372,7 +372,7 @@ def request_block(
         brand_ok, headless = None, False
     plat_ok = None if ch.platform is None else _CH_PLATFORM.get(ch.platform, 0) == os_code
     mob_ok = None if ch.mobile is None else ch.mobile == mobile
-    names = ctx.header_names
+    names = tuple(x for x in ctx.header_names if x not in TRANSPORT_HEADERS)
     n = len(names)
     ua_pos = names.index("user-agent") / n if "user-agent" in names else -1.0
     lang_kind, lang_tags = _lang(h.get("accept-language"))
@@ -385,7 +385,6 @@ def request_block(
     else:
         nav = mode == "navigate"
         sf_ok = 1.0 if nav == (dest in ("document", "iframe")) and (user is None or nav) else 0.0
-    h2 = http_version in ("2", "2.0", "3", "3.0")
     return (
         float(len(ua_s)),
         1.0 if not ua_s.strip() else 0.0,
@@ -396,7 +395,6 @@ def request_block(
         major,
         float(os_code),
         1.0 if mobile else 0.0,
-        1.0 if tls_present else 0.0,
         *_ja4_parts(ja4),
         float(_KIND.get(fam[1], 0)) if fam else 0.0,
         _match(ua_tls),
@@ -406,7 +404,6 @@ def request_block(
         _match(mob_ok),
         1.0 if headless else 0.0,
         float(n),
-        1.0 if any(name != name.lower() for name, _ in headers) else 0.0,
         ua_pos,
         _order(names, "accept-language", "accept-encoding"),
         _order(names, "accept", "user-agent"),
@@ -421,8 +418,6 @@ def request_block(
         1.0 if user is not None else 0.0,
         sf_ok,
         *(1.0 if p in h else 0.0 for p in _PRESENCE),
-        1.0 if h2 and "connection" in h else 0.0,
-        _HTTP.get(http_version, 0.0),
         _METHOD.get(ctx.method, 8.0),
         1.0 if _heuristic_hit(ctx) else 0.0,
     )
@@ -578,11 +573,16 @@ class _Keep(dict[str, bool]):
 _KEEP = _Keep()
 
 
+_NAME = operator.itemgetter(0)
+_VALUE = operator.itemgetter(1)
+
+
 def header_key(headers: Sequence[tuple[str, str]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(all header names, the values of those in VALUE_HEADERS): what the request block
     reads of the headers, so cookies, referers and tokens never make its key distinct."""
-    keep = _KEEP
-    return tuple([p[0] for p in headers]), tuple([p[1] for p in headers if keep[p[0]]])
+    # map / compress keep the loop in C: this runs for every request.
+    names = tuple(map(_NAME, headers))
+    return names, tuple(compress(map(_VALUE, headers), map(_KEEP.__getitem__, names)))
 
 
 def ts_us(timestamp: float) -> int:
@@ -628,17 +628,20 @@ class FeatureExtractor:
         # The caches are keyed by what clients send: long values bypass them, so a flood
         # of made-up kilobyte paths or user agents cannot fill memory.
         names, values = header_key(ctx.headers)
-        args = (ctx.method, ctx.http_version, ctx.scheme, ctx.ja4, ctx.tls is not None,
+        method, ja4 = ctx.method, ctx.ja4
+        args = (method, ctx.http_version, ctx.scheme, ja4, ctx.tls is not None,
                 ctx.headers_complete, names, values)  # fmt: skip
         small = sum(map(len, values)) <= _CACHE_MAX_LEN * 4
         req = self._request(*args) if small else request_block(*args)
-        path, query, ua = ctx.path, ctx.query, ctx.user_agent
+        path, query = ctx.path, ctx.query
+        h = ctx.header_map
+        ua = h.get("user-agent", "")
         if len(path) <= _CACHE_MAX_LEN:
-            pb, path_bit = path_block(ctx.method, path), _bit(path)
+            pb, path_bit = path_block(method, path), _bit(path)
         else:
-            pb, path_bit = _path_block(ctx.method, path), _crc(path)
+            pb, path_bit = _path_block(method, path), _crc(path)
         qb = query_block(query) if len(query) <= _CACHE_MAX_LEN else _query_block(query)
-        cb, sid = _cookie_block_of(ctx, self.config)
+        cb, sid = cookie_block(h.get("cookie"), h.get("referer", ""), ctx.host, self.config)
         if ctx._geoip is None:  # no GeoIP, no ASN: skip building the context's GeoFacts
             cat = 0.0
         else:
@@ -664,11 +667,10 @@ class FeatureExtractor:
             no_referer=cb[2] == 0.0,
         )
         j = self.ja4.update(
-            ctx.ja4 or "",
+            ja4 or "",
             t,
             browser=req[_BROWSER_LIKE_I] > 0.0,
             heuristic=req[_HEURISTIC_I] > 0.0,
-            h2h3=req[_HTTP_I] >= 20.0,
         )
         return [*req, *pb, *qb, *cb, cat, *w, *j]
 
@@ -942,7 +944,6 @@ def batch_features(
         ja4_group,
         browser=out[:, _BROWSER_LIKE_I] > 0.0,
         heuristic=out[:, _HEURISTIC_I] > 0.0,
-        h2h3=out[:, _HTTP_I] >= 20.0,
     )
     return out.astype(np.float32)
 

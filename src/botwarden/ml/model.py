@@ -18,7 +18,7 @@ import numpy as np
 
 from botwarden.errors import ConfigError
 from botwarden.ml import calibration, export
-from botwarden.ml.features import N_FEATURES, SCHEMA_HASH
+from botwarden.ml.features import FEATURE_NAMES, FEATURES_VERSION, N_FEATURES, SCHEMA_HASH
 
 ONNX_FILE = "model.onnx"
 BOOSTER_FILE = "model.txt"
@@ -43,6 +43,25 @@ def read_meta(directory: Path) -> dict[str, Any]:
     return doc
 
 
+def _schema_difference(meta: dict[str, Any]) -> str:
+    """What differs between a model's recorded feature list and this build's, in words."""
+    names = meta.get("feature_names")
+    version = meta.get("features_version", "?")
+    if not isinstance(names, list):
+        return f"features v{version}, no feature list recorded; this build: v{FEATURES_VERSION}"
+    theirs, ours = [str(n) for n in names], list(FEATURE_NAMES)
+    gone = [n for n in theirs if n not in ours]
+    new = [n for n in ours if n not in theirs]
+    parts = [f"features v{version} → v{FEATURES_VERSION}"]
+    if gone:
+        parts.append("no longer computed: " + ", ".join(gone))
+    if new:
+        parts.append("new: " + ", ".join(new))
+    if not gone and not new:
+        parts.append("same names in another order")
+    return "; ".join(parts)
+
+
 class Model:
     """Scores feature vectors. `score_one` is the serving path (not thread-safe: one
     Model per worker thread, as the engine keeps it); `scores` is the batch path."""
@@ -57,7 +76,8 @@ class Model:
         if schema != SCHEMA_HASH:
             raise ConfigError(
                 f"model {self.version}: feature schema {schema} does not match this build's "
-                f"{SCHEMA_HASH}; retrain it (`botwarden model train`)"
+                f"{SCHEMA_HASH} ({_schema_difference(self.meta)}); it would be fed vectors "
+                "of another layout: retrain it (`botwarden model train`)"
             )
         self.fingerprint: str = str(self.meta.get("onnx_sha256", ""))[:16]
         self.calibration = calibration.Isotonic.from_json(self.meta["calibration"])

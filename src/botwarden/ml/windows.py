@@ -17,8 +17,8 @@ fixed:
   inter-arrival gaps; first and last time. A client idle for `LIFE_US` (30 min, the
   session cookie's inactivity limit) starts afresh.
 - IP record (IPv4 address or IPv6 /64): 1 min requests, 10 min bitmap of user agents.
-- JA4 record (in process, across zones): 1 h requests, browser-UA, heuristic and
-  HTTP/2-or-3 counts.
+- JA4 record (in process, across zones): 1 h requests, browser-UA and heuristic counts.
+  (No HTTP/2-or-3 share: the HTTP version is the deployment's, not the client's.)
 
 Sizes and bounds are on `ClientWindows` and `Ja4Signals`.
 """
@@ -67,7 +67,6 @@ JA4_FEATURES: tuple[str, ...] = (
     "ja4_share_1h",
     "ja4_browser_ratio_1h",
     "ja4_heuristic_ratio_1h",
-    "ja4_h2h3_ratio_1h",
 )
 
 # Client record layout: first, last, life_n | ring[8], ring_len, ring_pos, Σgap, Σgap² |
@@ -274,6 +273,7 @@ class ClientWindows:
 
 
 _ZEROS8 = [0] * 8
+_ZEROS3 = [0] * 3
 
 
 def _roll1(rec: list[int], i: int, t: int, width: int) -> float:
@@ -313,12 +313,10 @@ class Ja4Signals:
     def __len__(self) -> int:
         return len(self._rec)
 
-    def update(
-        self, ja4: str, t: int, *, browser: bool, heuristic: bool, h2h3: bool
-    ) -> tuple[float, ...]:
+    def update(self, ja4: str, t: int, *, browser: bool, heuristic: bool) -> tuple[float, ...]:
         rec = self._rec.get(ja4)
         if rec is None:
-            rec = self._rec[ja4] = [-1, 0, 0, 0, 0, 0, 0, 0, 0]
+            rec = self._rec[ja4] = [-1, 0, 0, 0, 0, 0, 0]
             if len(self._rec) > self.capacity:
                 self._rec.popitem(last=False)
         else:
@@ -326,29 +324,26 @@ class Ja4Signals:
         b = t // W1H
         if b > rec[0]:
             if b == rec[0] + 1:
-                rec[5:9] = rec[1:5]
+                rec[4:7] = rec[1:4]
             else:
-                rec[5:9] = [0, 0, 0, 0]
-            rec[1:5] = [0, 0, 0, 0]
+                rec[4:7] = _ZEROS3
+            rec[1:4] = _ZEROS3
             rec[0] = b
         rec[1] += 1
         if browser:
             rec[2] += 1
         if heuristic:
             rec[3] += 1
-        if h2h3:
-            rec[4] += 1
         tot = self._total
         _roll1(tot, 0, t, W1H)
         w = 1.0 - (t % W1H) / W1H
-        est = rec[5] * w + rec[1]
+        est = rec[4] * w + rec[1]
         total = tot[2] * w + tot[1]
         return (
             est,
             est / total,
-            (rec[6] * w + rec[2]) / est,
-            (rec[7] * w + rec[3]) / est,
-            (rec[8] * w + rec[4]) / est,
+            (rec[5] * w + rec[2]) / est,
+            (rec[6] * w + rec[3]) / est,
         )
 
 
@@ -522,9 +517,9 @@ def batch_client_ip(
 
 
 def batch_ja4(
-    t: np.ndarray, ja4: np.ndarray, *, browser: np.ndarray, heuristic: np.ndarray, h2h3: np.ndarray
+    t: np.ndarray, ja4: np.ndarray, *, browser: np.ndarray, heuristic: np.ndarray
 ) -> np.ndarray:
-    """JA4_FEATURES for time-ordered rows (n × 5 float64)."""
+    """JA4_FEATURES for time-ordered rows (n × 4 float64)."""
     n = len(t)
     one = np.ones(n, dtype=np.int64)
     # the all-traffic total: one group
@@ -539,6 +534,6 @@ def batch_ja4(
     out = np.empty((n, len(JA4_FEATURES)), dtype=np.float64)
     out[order, 0] = est
     out[:, 1] = out[:, 0] / total
-    for j, col in enumerate((browser, heuristic, h2h3), start=2):
+    for j, col in enumerate((browser, heuristic), start=2):
         out[order, j] = _estimate(ts, W1H, seg, col[order].astype(np.int64)) / est
     return out

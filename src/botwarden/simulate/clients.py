@@ -536,3 +536,71 @@ def client_of_build(build: BrowserBuild, index: int) -> Client:
 @functools.cache
 def browser_clients() -> tuple[Client, ...]:
     return tuple(client_of_build(b, i) for i, b in enumerate(browser_builds()))
+
+
+# -- deployments ------------------------------------------------------------------------------
+#
+# What the edge sees of a client also depends on where Botwarden runs. A browser offers
+# HTTP/2 in its ClientHello (a client property: JA4 keeps it), but speaks the version the
+# server picks: Botwarden's own edge (uvicorn) is HTTP/1.1 only, so a browser reaching it
+# directly sends its HTTP/1.1 form — Host and Connection, names in Title-Case (Chromium
+# keeps its client hints lower case), no HTTP/2-only headers. Behind a proxy it depends on
+# the proxy. And an edge behind a TLS-terminating proxy that does not forward the
+# fingerprint sees no JA4 at all. The generator renders a share of sessions each way.
+
+_H1_DROP = {"chromium": frozenset({"priority"}), "gecko": frozenset({"te"}),
+            "webkit": frozenset({"priority"}), "library": frozenset()}  # fmt: skip
+
+
+def _title(name: str) -> str:
+    if name in ("dnt", "te"):
+        return name.upper()
+    return "-".join(p[:1].upper() + p[1:] for p in name.split("-"))
+
+
+def _h1_template(template: Template, engine: str) -> Template:
+    drop = _H1_DROP.get(engine, frozenset())
+    names = {n.lower() for n, _ in template}
+    out: list[Pair] = [("Host", HOST)] if "host" not in names else []
+    if engine != "gecko" and "connection" not in names:
+        out.append(("Connection", "keep-alive"))
+    for name, value in template:
+        n = name.lower()
+        if n in drop:
+            continue
+        out.append((name if n.startswith("sec-ch-") else _title(n), value))
+        if engine == "gecko" and n == "accept-encoding":
+            out.append(("Connection", "keep-alive"))  # Firefox's HTTP/1.1 place for it
+    return tuple(out)
+
+
+_H1_VARIANTS: dict[str, Client] = {}
+_NO_TLS_VARIANTS: dict[str, Client] = {}
+
+
+def over_http1(client: Client) -> Client:
+    """`client` as it talks to an HTTP/1.1-only server: same TLS (it still *offers* h2),
+    its HTTP/1.1 request heads. Clients that speak HTTP/1.1 anyway are returned as is."""
+    if client.http_version != "2":
+        return client
+    found = _H1_VARIANTS.get(client.key)
+    if found is None:
+        from dataclasses import replace
+
+        kinds = {k: _h1_template(t, client.engine) for k, t in client.kinds.items()}
+        found = replace(client, key=f"{client.key} [http/1.1]", http_version="1.1", kinds=kinds)
+        _H1_VARIANTS[client.key] = found
+    return found
+
+
+def without_tls_fingerprint(client: Client) -> Client:
+    """`client` seen by an edge that gets no TLS fingerprint (TLS ended at a proxy)."""
+    if client.tls is None:
+        return client
+    found = _NO_TLS_VARIANTS.get(client.key)
+    if found is None:
+        from dataclasses import replace
+
+        found = replace(client, key=f"{client.key} [no tls fingerprint]", tls=None)
+        _NO_TLS_VARIANTS[client.key] = found
+    return found

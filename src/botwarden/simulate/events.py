@@ -30,7 +30,14 @@ import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from botwarden.fingerprint.http import header_order_fingerprint
 from botwarden.request import RequestContext, TLSInput
-from botwarden.simulate.clients import COOKIE, LENGTH, REFERER, Client
+from botwarden.simulate.clients import (
+    COOKIE,
+    LENGTH,
+    REFERER,
+    Client,
+    over_http1,
+    without_tls_fingerprint,
+)
 from botwarden.simulate.network import Address, pool
 from botwarden.simulate.populations import Population, pick, pick_client, populations
 from botwarden.simulate.scenario import Scenario, Share
@@ -358,6 +365,15 @@ def _dict_of(values: list[str]) -> pa.DictionaryArray:
 
 # -- the generator ------------------------------------------------------------------------------
 
+# Shares of sessions seen through each kind of deployment (clients.py, "deployments"): the
+# model must not learn where Botwarden runs, so its training data covers every kind. (The
+# events keep the true ASN and country: training blanks them for a share of sessions, as
+# an edge without an MMDB sees them.)
+HTTP1_SHARE = 0.5
+"""Sessions whose client talks to an HTTP/1.1-only server (Botwarden's own edge)."""
+NO_TLS_FINGERPRINT_SHARE = 0.1
+"""Sessions scored without a TLS fingerprint (TLS ended at a proxy that does not pass it)."""
+
 
 @dataclass(slots=True)
 class _Stream:
@@ -498,6 +514,10 @@ class Generator:
         if stream.network is not None and not stream.addresses:
             actor = replace(actor, network=stream.network)
         client = pick_client(rng, actor.clients)
+        if rng.random() < HTTP1_SHARE:
+            client = over_http1(client)
+        if rng.random() < NO_TLS_FINGERPRINT_SHARE:
+            client = without_tls_fingerprint(client)
         return Session(
             sink=self.buffer,
             rng=rng,
@@ -577,6 +597,13 @@ def _ts_of(raw: object) -> float:
     return float(raw)  # type: ignore[arg-type]
 
 
+def _offered(ja4: str | None) -> tuple[str, ...]:
+    """The ALPN list a client offered, as far as its JA4 tells (first protocol): what a
+    client offers is its own property; the version it then speaks is the server's pick."""
+    first = ja4[8:10] if ja4 and len(ja4) >= 10 else "00"
+    return {"h2": ("h2", "http/1.1"), "h1": ("http/1.1",), "h3": ("h3",)}.get(first, ())
+
+
 def context_from_event(row: Mapping[str, Any]) -> RequestContext:
     """The RequestContext of one event row (a dict from `Table.to_pylist()`, or DuckDB)."""
     ja4 = row.get("ja4") or None
@@ -585,8 +612,7 @@ def context_from_event(row: Mapping[str, Any]) -> RequestContext:
     host = row.get("host") or ""
     tls = None
     if row.get("scheme", "https") == "https":
-        alpn = ("h2",) if row.get("http_version") == "2" else ("http/1.1",)
-        tls = TLSInput(ja3=ja3, ja3_hash=ja3_hash, ja4=ja4, sni=host or None, alpn=alpn)
+        tls = TLSInput(ja3=ja3, ja3_hash=ja3_hash, ja4=ja4, sni=host or None, alpn=_offered(ja4))
     return RequestContext(
         client_ip=row["client_ip"],
         method=row.get("method") or "GET",
