@@ -19,9 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch:
         batch.add_column(sa.Column("password_hash", sa.String(255), nullable=True))
-        batch.add_column(
-            sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0")
-        )
+        batch.add_column(sa.Column("session_epoch", sa.Integer, nullable=False, server_default="0"))
 
 
 def downgrade() -> None:
