@@ -33,6 +33,7 @@ def test_versions_promote_and_roll_back(reg: Registry, small_model: Path) -> Non
     assert (v2, v3) == ("v2", "v3")
     assert reg.info("v2").state == CANDIDATE
     assert reg.info("v2").meta["parent"] == "v1"
+    assert reg.info("v2").meta["description"] == "retrained"  # what the user said wins
     reg.promote("v2")
     assert reg.active == "v2"
     assert reg.info("v1").state == RETIRED

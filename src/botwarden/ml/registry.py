@@ -128,8 +128,18 @@ class Registry:
         self._save()
 
     @staticmethod
-    def _copy(src: Path, dest: Path, version: str, *, parent: str | None, source: str) -> None:
+    def _copy(
+        src: Path,
+        dest: Path,
+        version: str,
+        *,
+        parent: str | None,
+        source: str,
+        description: str = "",
+    ) -> None:
         meta = read_meta(src)
+        if description:  # what the registering user said wins over the training's note
+            meta["description"] = description
         if dest.exists():
             shutil.rmtree(dest)
         tmp = dest.with_name(f".{dest.name}.tmp")
@@ -171,7 +181,8 @@ class Registry:
         if parent is None:
             parent = self.doc.get("active")
         self._copy(Path(model_dir), self.root / version, version, parent=parent,
-                   source=description or f"trained ({Path(model_dir).name})")  # fmt: skip
+                   source=description or f"trained ({Path(model_dir).name})",
+                   description=description)  # fmt: skip
         self.doc["versions"][version] = {"state": CANDIDATE, "added": _now()}
         self._save()
         return version
