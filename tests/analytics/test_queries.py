@@ -213,3 +213,18 @@ def test_feedback_top_lists_match_the_top_query(loaded: Backend) -> None:
             for v, c in Q.top(loaded, HOUR, attribute, expression, limit=3)
         ]
         assert s["requests_by_attribute"][key] == want, key
+
+
+def test_feedback_summary_counts_each_named_source_and_no_other(backend: Backend) -> None:
+    # Every source the API names (the DuckDB filter splits them into short IN lists) and
+    # scored requests from sources it does not name, which must stay out.
+    named = ["Heuristics", "Machine Learning", "Behavioral Analysis", "JS Fingerprinting"]
+    named.append("Verified Bot")
+    events = [ev(i, score=10 + i, score_src=src) for i, src in enumerate(named)]
+    events += [ev(10, score=50, score_src="Not Computed"), ev(11, score=50, score_src="")]
+    backend.insert(batch(events), spool_id="test", last_seq=len(events))
+    s = Q.feedback_summary(backend, HOUR, "cf.bot_management.score ge 1")
+    assert s["requests"] == 5
+    assert s["requests_by_score"] == {str(10 + i): 1 for i in range(5)}
+    assert sorted(s["requests_by_score_src"].values()) == [1] * 5
+    assert s["requests_by_attribute"]["topHosts"] == [{"metric": "shop.example", "requests": 5}]
