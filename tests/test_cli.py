@@ -287,10 +287,13 @@ def test_simulated_events_feed_the_scorer(tmp_path: Path) -> None:
 
 
 def test_analytics_import_then_query(tmp_path: Path) -> None:
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     env = {**os.environ, "BOTWARDEN_DATA_DIR": str(tmp_path)}
-    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0).isoformat()
+    # The top of the previous hour: 18 s of events starting at this hour's top would end
+    # after "now" in the first 18 s of an hour, outside the summary's window.
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=1)
+    start = hour.isoformat()
     events = tmp_path / "ev.jsonl"
 
     def run(*args: str) -> subprocess.CompletedProcess[bytes]:
