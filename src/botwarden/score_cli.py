@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from multiprocessing import Queue
 
     from botwarden.geoip import GeoIP
-    from botwarden.request import RequestContext
     from botwarden.scoring import Pipeline
 
 
@@ -92,16 +91,6 @@ def score_chunk(job: Job, chunk: Chunk) -> tuple[bytes, Summary]:
     return (b"\n".join(out) + b"\n" if out else b""), summary
 
 
-def _response_observer(job: Job) -> Callable[[RequestContext, int], None] | None:
-    """The machine-learning engine's `observe_response`, if the pipeline has one: a replay
-    tells it each logged status after scoring, as the edge does when the response starts."""
-    for engine in job.pipeline.engines:
-        observe = getattr(engine, "observe_response", None)
-        if observe is not None:
-            return observe  # type: ignore[no-any-return]
-    return None
-
-
 def score_lines(
     job: Job, lines: Iterable[tuple[int, bytes]]
 ) -> tuple[list[tuple[int, bytes]], Summary]:
@@ -110,7 +99,12 @@ def score_lines(
     out: list[tuple[int, bytes]] = []
     dumps = orjson.dumps
     score = job.pipeline.score
-    observe = _response_observer(job)
+    # A replay tells the model each logged status after scoring, as the edge does when
+    # the response starts (the per-client error ratio).
+    from botwarden.engines.ml import find_ml_engine
+
+    ml = find_ml_engine(job.pipeline.engines)
+    observe = ml.observe_response if ml is not None else None
     for n, raw in lines:
         if not raw.strip():
             continue

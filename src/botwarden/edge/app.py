@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
     from botwarden.edge.config import ConfigSource
     from botwarden.engines.base import Engine
-    from botwarden.engines.ml import MLEngine
     from botwarden.ml.registry import Registry
     from botwarden.scoring import Pipeline
     from botwarden.state.base import StateStore
@@ -154,6 +153,8 @@ class EdgeApp:
         self._cookie = settings.cookie_name
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rule_errors = 0
+        from botwarden.engines.ml import find_ml_engine
+
         self.ml = find_ml_engine(pipeline.engines)
         """The machine-learning engine of the pipeline, if any: after `pipeline.score` its
         `last` holds the request's vector and model version (read at once: one request is
@@ -181,6 +182,7 @@ class EdgeApp:
         holds the model's per-client windows; without one they stay in this process,
         where they cost no round trip."""
         from botwarden.engines import default_engines
+        from botwarden.engines.ml import find_ml_engine
         from botwarden.scoring import Pipeline
         from botwarden.state.memory import MemoryState
 
@@ -694,16 +696,6 @@ class EdgeApp:
             send, 200, b'{"success":true}', pages.JSON, [(b"set-cookie", cookie.encode())]
         )
         return 200
-
-
-def find_ml_engine(engines: Sequence[Engine]) -> MLEngine | None:
-    """The machine-learning engine among `engines` (what `default_engines` puts last)."""
-    from botwarden.engines.ml import MLEngine
-
-    for engine in engines:
-        if isinstance(engine, MLEngine):
-            return engine
-    return None
 
 
 async def _respond(

@@ -25,6 +25,9 @@ from botwarden.ml.features import FeatureConfig, FeatureExtractor
 from botwarden.result import ScoreSource
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from botwarden.engines.base import Engine
     from botwarden.ml.model import Model
     from botwarden.ml.registry import Registry
     from botwarden.request import RequestContext
@@ -257,6 +260,15 @@ def ml_engines(
     return engine.observer(), engine
 
 
+def find_ml_engine(engines: Sequence[Engine]) -> MLEngine | None:
+    """The machine-learning engine among `engines` (what `default_engines` puts last): the
+    edge and `botwarden score` read its `last` vector and tell it response statuses."""
+    for engine in engines:
+        if isinstance(engine, MLEngine):
+            return engine
+    return None
+
+
 def default_registry() -> Registry | None:
     """The data directory's registry if one was created (`botwarden model …`), else None:
     scoring never writes to disk on its own."""
@@ -273,5 +285,6 @@ __all__ = [
     "Scored",
     "ShadowStats",
     "default_registry",
+    "find_ml_engine",
     "ml_engines",
 ]
