@@ -999,18 +999,9 @@ class Store:
         if status == FeedbackStatus.LABELLED:
             raise ValueError("reports become labelled through the feedback loop, not by review")
         with self.writing() as s:
-            row = s.get(FeedbackRow, report_id)
-            if row is None or row.zone_id != zone_id:
-                raise NotFound(f"feedback report {report_id} not found")
-            if row.status == FeedbackStatus.LABELLED.value:
-                raise Conflict("this report's traffic is already training data; it cannot change")
-            now = utcnow()
+            row = _reviewable(s, zone_id, report_id)
             row.status = status.value
-            row.reviewer = reviewer
-            if note is not None:
-                row.note = note
-            row.reviewed_on = now
-            row.modified_on = now
+            _reviewed(row, reviewer, note)
             return _feedback(row)
 
     def mark_feedback_labelled(self, report_ids: Collection[str]) -> int:
@@ -1040,20 +1031,11 @@ class Store:
         if type is FeedbackType.FALSE_POSITIVE and subtype is not None:
             raise ValueError("only false_negative reports have a subtype")
         with self.writing() as s:
-            row = s.get(FeedbackRow, report_id)
-            if row is None or row.zone_id != zone_id:
-                raise NotFound(f"feedback report {report_id} not found")
-            if row.status == FeedbackStatus.LABELLED.value:
-                raise Conflict("this report's traffic is already training data; it cannot change")
-            now = utcnow()
+            row = _reviewable(s, zone_id, report_id)
             row.type = type.value
             row.subtype = subtype
             row.status = FeedbackStatus.ACCEPTED.value
-            row.reviewer = reviewer
-            if note is not None:
-                row.note = note
-            row.reviewed_on = now
-            row.modified_on = now
+            _reviewed(row, reviewer, note)
             return _feedback(row)
 
     def accepted_feedback(self) -> list[FeedbackReport]:
@@ -1412,6 +1394,25 @@ def _named_list(s: Session, row: ListRow, refs: Mapping[str, int]) -> NamedListR
 
 def _item(row: ListItemRow) -> ListItem:
     return ListItem(row.id, row.list_id, row.value, row.comment, row.created_on, row.modified_on)
+
+
+def _reviewable(s: Session, zone_id: str, report_id: str) -> FeedbackRow:
+    """The zone's report, if a reviewer may still change it."""
+    row = s.get(FeedbackRow, report_id)
+    if row is None or row.zone_id != zone_id:
+        raise NotFound(f"feedback report {report_id} not found")
+    if row.status == FeedbackStatus.LABELLED.value:
+        raise Conflict("this report's traffic is already training data; it cannot change")
+    return row
+
+
+def _reviewed(row: FeedbackRow, reviewer: str, note: str | None) -> None:
+    now = utcnow()
+    row.reviewer = reviewer
+    if note is not None:
+        row.note = note
+    row.reviewed_on = now
+    row.modified_on = now
 
 
 def _feedback(row: FeedbackRow) -> FeedbackReport:
