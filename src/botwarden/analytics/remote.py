@@ -84,7 +84,8 @@ def _answer(source: AnalyticsSource, conn: socket.socket) -> None:
             reply = ("error", exc)
         try:
             data = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
-            pickle.loads(data)  # an exception that cannot be rebuilt is sent as its message
+            if reply[0] == "error":
+                pickle.loads(data)  # an exception that cannot be rebuilt goes as its message
         except Exception:
             data = pickle.dumps(("error", RuntimeError(str(reply[1]))))
         with contextlib.suppress(OSError):
