@@ -154,3 +154,57 @@ def test_training_is_deterministic(dataset: Dataset) -> None:
     b, iso_b, _ = fit(dataset, cfg)
     assert a.model_to_string() == b.model_to_string()
     assert iso_a == iso_b
+
+
+def _trees(model_text: str, first_tree: int) -> tuple[set[str], float]:
+    """(names of the features the trees from `first_tree` on split on, their largest
+    absolute leaf value)."""
+    import lightgbm as lgb
+
+    dump = lgb.Booster(model_str=model_text).dump_model()
+    names = dump["feature_names"]
+    out: set[str] = set()
+    leaves: list[float] = []
+
+    def walk(node: dict[str, object]) -> None:
+        if "split_feature" in node:
+            out.add(names[int(node["split_feature"])])  # type: ignore[call-overload]
+            walk(node["left_child"])  # type: ignore[arg-type]
+            walk(node["right_child"])  # type: ignore[arg-type]
+        else:
+            leaves.append(abs(float(node["leaf_value"])))  # type: ignore[arg-type]
+
+    for tree in dump["tree_info"][first_tree:]:
+        walk(tree["tree_structure"])
+    return out, max(leaves, default=0.0)
+
+
+def test_retrain_adds_bounded_trees_that_never_split_on_site_features(
+    dataset: Dataset, small_model: Path, holdout: Path, tmp_path: Path
+) -> None:
+    """A candidate continues from the active model's trees; the trees it adds learn from
+    one live site, so they may not split on the site-wide `ja4_*_1h` figures, and their
+    leaves are bounded (the corpus' rows are already fitted: unbounded leaves explode)."""
+    from botwarden.ml.model import BOOSTER_FILE
+    from botwarden.ml.registry import Registry
+    from botwarden.ml.retrain import ADDED_MAX_DELTA_STEP, SITE_FEATURES, retrain
+    from botwarden.ml.train import TrainConfig
+
+    active = (small_model / BOOSTER_FILE).read_text()
+    n_active = active.count("\nTree=")
+    assert _trees(active, 0)[0] & set(SITE_FEATURES)  # the corpus' trees use them
+    reg = Registry(tmp_path / "models", base=small_model)
+    # Flip some bots to human: the added trees have something to learn.
+    flipped = dataset.take(np.arange(len(dataset)))
+    flipped.y = flipped.y.copy()
+    flipped.y[np.flatnonzero(flipped.y == 1)[::3]] = 0
+    cfg = TrainConfig(num_boost_round=15, early_stopping_rounds=15, num_leaves=15,
+                      min_data_in_leaf=20, num_threads=2)  # fmt: skip
+    cand = retrain(reg, base=flipped, holdout=[holdout], workdir=tmp_path / "w", config=cfg)
+    text = (cand.directory / BOOSTER_FILE).read_text()
+    assert text.count("\nTree=") > n_active  # it continued from the active model's trees
+    assert _trees(text, 0)[0] & set(SITE_FEATURES)  # which still use them
+    added, largest = _trees(text, n_active)
+    assert added  # the added trees split on something
+    assert not added & set(SITE_FEATURES)
+    assert 0 < largest <= cfg.learning_rate * ADDED_MAX_DELTA_STEP + 1e-9

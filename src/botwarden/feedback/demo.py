@@ -50,6 +50,7 @@ EXPRESSIONS = {
     "false_negative": "ip.src in {{{ips}}} and cf.bot_management.score ge 30",
 }
 CAMPAIGN_IPS = 200
+CAMPAIGN = "stealth-scraping"
 
 
 def _mix(novel: bool) -> dict[str, Any]:
@@ -124,7 +125,7 @@ def live_traffic(kind: str, path: Path, *, seed: int, hours: float = 0.5, rps: f
     if kind == "false_positive":
         doc["mix"]["novel_browser"] = 15
     else:
-        campaign = {"name": "stealth-scraping", "population": "scraping", "start": "0h",
+        campaign = {"name": CAMPAIGN, "population": "scraping", "start": "0h",
                     "duration": f"{hours}h", "rps": rps / 5, "ips": CAMPAIGN_IPS,
                     "network": "residential", "sophistication": 4}  # fmt: skip
         doc["campaigns"] = [campaign]
@@ -135,7 +136,7 @@ def target_mask(kind: str, populations: np.ndarray, campaigns: np.ndarray) -> np
     """The scenario's ground truth: the novel browsers, or the campaign."""
     if kind == "false_positive":
         return np.asarray(populations == "novel_browser")
-    return np.asarray(campaigns == "stealth-scraping")
+    return np.asarray(campaigns == CAMPAIGN)
 
 
 @dataclass(slots=True)
@@ -150,6 +151,9 @@ class Outcome:
     version: str = ""
     retrain_seconds: float = 0.0
     report_status: str = ""
+    promoted: bool = False
+    candidate_after: float = float("nan")  # the candidate's own share on fresh traffic
+    candidate_others_after: float = float("nan")
 
     @property
     def fixed(self) -> bool:
@@ -170,6 +174,13 @@ def table(outcomes: list[Outcome]) -> str:
         )
     lines.append("flagged = scored below 30 (automated or likely automated); 'after' is fresh "
                  "traffic (another seed) scored by the promoted model.")  # fmt: skip
+    for o in outcomes:
+        if not o.promoted:
+            lines.append(
+                f"{o.kind}: candidate {o.version} was not promoted; on the fresh traffic it "
+                f"flags {100 * o.candidate_after:.1f}% of the target and "
+                f"{100 * o.candidate_others_after:.2f}% of the other people (its own score)."
+            )
     return "\n".join(lines)
 
 
@@ -345,7 +356,7 @@ class Session:
         result = loop.run(self.store, self.backend, self.registry, base=[self.world.base],
                           holdout=[self.world.holdout], workdir=work, config=CONFIG,
                           promote="auto", max_share=self.max_share)  # fmt: skip
-        after, _ = self.live(kind, seed + 100)
+        after, fresh = self.live(kind, seed + 100)
         target_after = target_mask(kind, after.populations, after.campaigns)
         humans_b = (~target) & (before.sources != "Verified Bot") & _humans(before)
         humans_a = (~target_after) & (after.sources != "Verified Bot") & _humans(after)
@@ -353,7 +364,7 @@ class Session:
 
         gates = result.candidate.gates.to_json()
         gates["failures"] = result.candidate.gates.failures()
-        return Outcome(
+        out = Outcome(
             kind=kind,
             requests=int(target.sum()),
             before=before.share_below(target),
@@ -364,7 +375,19 @@ class Session:
             version=result.candidate.version,
             retrain_seconds=result.seconds,
             report_status=review.status(self.store, self.registry, self.zone, report["id"]),
+            promoted=result.promoted,
         )
+        if not result.promoted:
+            # What the candidate would have done: its own score on the fresh traffic.
+            from botwarden.ml.features import batch_features
+            from botwarden.ml.model import Model
+
+            # `fresh` is time-ordered (read_events), as replay scored it.
+            cand = Model(result.candidate.directory).scores(batch_features(fresh))
+            low = cand < 30
+            out.candidate_after = float(low[target_after].mean())
+            out.candidate_others_after = float(low[humans_a].mean())
+        return out
 
 
 def _humans(r: Any) -> np.ndarray:
