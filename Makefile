@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 # In CI the service-backed tests must run, so what they need is installed here.
 system-deps:
 ifeq ($(CI),true)
-	@command -v chromium >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx curl >/dev/null)
+	@command -v chromium >/dev/null 2>&1 && command -v nginx >/dev/null 2>&1 && \
+	  command -v wrk >/dev/null 2>&1 || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium nginx curl wrk >/dev/null)
 endif
 
 run: setup

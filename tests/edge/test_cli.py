@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import ssl
 import threading
@@ -91,6 +92,9 @@ def test_serve_runs_edge_api_and_admin_in_one_process(tmp_path: Path) -> None:
             metrics_url = f"http://127.0.0.1:{r.admin_port}/metrics"
             metrics = httpx.get(metrics_url, timeout=10).text
             assert 'botwarden_edge_requests_total{action="block",grouping="automated"}' in metrics
+            # what holds the loop up (edge/stalls.py): the lag probe ticks, collections timed
+            assert "botwarden_edge_loop_lag_seconds_count" in metrics
+            assert 'botwarden_edge_gc_pause_seconds_count{generation="0"}' in metrics
             deadline = time.monotonic() + 30  # the writer process reports once it is up
             while "botwarden_analytics_writer" not in metrics:
                 assert time.monotonic() < deadline, "no analytics writer metrics"
@@ -119,6 +123,9 @@ def test_serve_runs_edge_api_and_admin_in_one_process(tmp_path: Path) -> None:
             r.stop()
             thread.join(timeout=30)
     assert codes == [0]
+    from botwarden.edge.stalls import GCPauses
+
+    assert not [cb for cb in gc.callbacks if isinstance(getattr(cb, "__self__", None), GCPauses)]
     assert (data / "session.keys").exists()
     backend = DuckDBBackend(str(data / "analytics.duckdb"))
     try:

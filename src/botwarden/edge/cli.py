@@ -32,6 +32,8 @@ from botwarden.errors import BotwardenError, ConfigError
 
 if TYPE_CHECKING:
     from botwarden.edge.events import EventShipper
+    from botwarden.edge.metrics import EdgeMetrics
+    from botwarden.edge.stalls import GCPauses
     from botwarden.ml.registry import Registry
     from botwarden.state.base import StateStore
     from botwarden.store import Store
@@ -194,13 +196,16 @@ async def _serve(options: ServeOptions, ready: Callable[[Running], None] | None)
     app = None
     writer: EventShipper | None = None
     state: StateStore | None = None
+    metrics: EdgeMetrics | None = None
+    gc_pauses: GCPauses | None = None
     try:
         if options.role in ("all", "edge"):
             from botwarden.edge.admin import AdminApp
             from botwarden.edge.app import EdgeApp
             from botwarden.edge.config import StoreConfigSource
-            from botwarden.edge.metrics import EdgeMetrics
+            from botwarden.edge.metrics import EdgeMetrics, FastHistogram
             from botwarden.edge.settings import EdgeSettings
+            from botwarden.edge.stalls import LAG_BUCKETS, GCPauses, LoopLagProbe
             from botwarden.session import SessionKeys
 
             keys_path = options.session_keys or options.data_dir / "session.keys"
@@ -212,6 +217,9 @@ async def _serve(options: ServeOptions, ready: Callable[[Running], None] | None)
                 writer = EventShipper(options.data_dir)
                 await writer.start()
             metrics = EdgeMetrics()
+            # What holds the event loop up, on /metrics (edge/stalls.py).
+            metrics.gc_pauses = gc_pauses = GCPauses().install()
+            metrics.loop_lag = LoopLagProbe(FastHistogram(LAG_BUCKETS))
             values: dict[str, Any] = {
                 "origin": options.origin or "http://127.0.0.1:9",
                 "trusted_proxies": options.trusted_proxies,
@@ -257,12 +265,16 @@ async def _serve(options: ServeOptions, ready: Callable[[Running], None] | None)
         gc.freeze()
         gc_task = loop.create_task(keep_collections_short(), name="botwarden-gc")
         tasks.add(gc_task)
+        if metrics is not None and metrics.loop_lag is not None:
+            tasks.add(loop.create_task(metrics.loop_lag.run(), name="botwarden-loop-lag"))
         if ready is not None:
             ready(running)
         await stop.wait()
     finally:
         for task in tasks:
             task.cancel()
+        if gc_pauses is not None:
+            gc_pauses.uninstall()
         for server in reversed(servers):
             await server.stop(timeout=5)
         if app is not None:

@@ -6,7 +6,9 @@ request and adding tens of milliseconds to the p99, measured with bench/edge.py)
 edge packs each request into a plain tuple (a few µs), sends batches every 20 ms over a
 socket pair, and a child process (`python -m botwarden.edge.events`) rebuilds the request
 and hands it to `Writer.append_request` — the writer's own API, spool and guarantees
-unchanged. The child reports the writer's metrics back every second for `/metrics`.
+unchanged. The child reports the writer's metrics back every second for `/metrics` (their
+class's module, with pyarrow, is imported by `start`, not by the first report on the
+event loop).
 
 Never blocking: if the child falls behind by more than `max_pending_bytes`, batches are
 dropped and counted (`dropped`), like the writer's own full queue.
@@ -17,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import pickle
@@ -168,6 +171,10 @@ class EventShipper:
         return self.writer_metrics
 
     async def start(self) -> None:
+        # The child's reports unpickle to `WriterMetrics`, whose module imports pyarrow:
+        # imported by the first report, on the event loop, that stalled every request for
+        # 70-300 ms (measured, once per start). Import it here, before serving, off the loop.
+        await asyncio.to_thread(importlib.import_module, "botwarden.analytics.writer")
         parent, child = socket.socketpair()
         self._process = subprocess.Popen(
             [self.python, "-m", "botwarden.edge.events", "--fd", str(child.fileno()),

@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 if TYPE_CHECKING:
     from botwarden.analytics.writer import Writer, WriterMetrics
     from botwarden.edge.config import ConfigWatcher
+    from botwarden.edge.stalls import GCPauses, LoopLagProbe
     from botwarden.engines.ml import MLEngine
     from botwarden.scoring import Pipeline
     from botwarden.session import SessionCodec
@@ -68,6 +69,8 @@ class EdgeMetrics:
         self.engine_seconds: dict[str, FastHistogram] = {}
         self.decision_seconds = FastHistogram(_EDGE_BUCKETS)
         self.upstream_seconds = FastHistogram(_EDGE_BUCKETS)
+        self.loop_lag: LoopLagProbe | None = None
+        self.gc_pauses: GCPauses | None = None
         r.register(_HotPath(self))
         self.upstream_errors = Counter(
             "botwarden_edge_upstream_errors",
@@ -153,6 +156,28 @@ class _HotPath(Collector):
             one = HistogramMetricFamily(name, doc)
             one.add_metric([], hist.cumulative(), hist.sum)
             yield one
+        if m.loop_lag is not None:
+            lag = HistogramMetricFamily(
+                "botwarden_edge_loop_lag_seconds",
+                "How late the event loop ran a timer due every "
+                f"{m.loop_lag.interval * 1000:g} ms: how long it was held up.",
+            )
+            lag.add_metric([], m.loop_lag.histogram.cumulative(), m.loop_lag.histogram.sum)
+            yield lag
+            g = GaugeMetricFamily(
+                "botwarden_edge_loop_lag_max_seconds", "The longest event loop lag seen."
+            )
+            g.add_metric([], m.loop_lag.max_seconds)
+            yield g
+        if m.gc_pauses is not None:
+            gcs = HistogramMetricFamily(
+                "botwarden_edge_gc_pause_seconds",
+                "Garbage collections of the edge process and how long each held the loop.",
+                labels=["generation"],
+            )
+            for gen, hist in m.gc_pauses.by_generation.items():
+                gcs.add_metric([str(gen)], hist.cumulative(), hist.sum)
+            yield gcs
 
 
 class _Collected(Collector):
