@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -260,6 +261,26 @@ def test_slow_origin_is_a_504(origin: EchoOrigin) -> None:
         assert edge.events.last("/slow").outcome["status"] == 504
 
 
+def test_the_read_timeout_counts_from_each_request_on_a_kept_alive_connection(
+    origin: EchoOrigin,
+) -> None:
+    # One read timer per origin connection, armed at its first request: later requests
+    # on the kept-alive connection get their whole `read_timeout`, and no more.
+    with Edge(origin.url, settings={"read_timeout": 0.6, "pool_size": 1}) as edge, \
+            httpx.Client(timeout=10) as client:  # fmt: skip
+        assert client.get(f"{edge.url}/").status_code == 200
+        t0 = time.monotonic()
+        for _ in range(3):  # together longer than the timeout, each well within it
+            assert client.get(f"{edge.url}/slow?s=0.25").status_code == 200
+        assert time.monotonic() - t0 > 0.6
+        t0 = time.monotonic()  # the timer armed earlier fires during this one
+        resp = client.get(f"{edge.url}/slow?s=3", headers={"Accept": "application/json"})
+        waited = time.monotonic() - t0
+        assert resp.status_code == 504
+        assert 0.55 <= waited < 2.5
+        assert client.get(f"{edge.url}/").status_code == 200
+
+
 def test_bodies_are_streamed_both_ways(edge: Edge) -> None:
     n = 5_000_000
     with httpx.stream("GET", f"{edge.url}/big?n={n}", timeout=30) as resp:
@@ -376,3 +397,52 @@ def test_metrics_count_requests_by_action_and_grouping(origin: EchoOrigin) -> No
     assert 'botwarden_edge_engine_seconds_count{engine="heuristics"} 2.0' in text
     assert 'botwarden_edge_session_cookies_total{outcome="issued"} 2.0' in text
     assert "botwarden_edge_config_version 1.0" in text
+
+
+def _exchange(sock: socket.socket, request: bytes) -> int:
+    """Send `request` (or its rest) and read one response; its status."""
+    sock.sendall(request)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, "the edge closed the connection"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk
+        body += chunk
+    return int(head.split(b" ", 2)[1])
+
+
+def test_idle_client_connections_close_after_the_keep_alive_time(origin: EchoOrigin) -> None:
+    # One keep-alive timer per connection (listener.EdgeProtocol): the same rule as
+    # uvicorn's timer per response.
+    get = b"GET / HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: curl/8.5.0\r\n\r\n"
+    with Edge(origin.url) as edge:
+        edge.server.config.timeout_keep_alive = 1
+        port = edge.server.ports[0]
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            # Requests 0.6 s apart: together longer than the keep-alive time, each gap
+            # within it: the connection stays open.
+            for _ in range(4):
+                assert _exchange(sock, get) == 200
+                time.sleep(0.6)
+            # Idle for longer: the edge closes it, within about a second more.
+            t0 = time.monotonic()
+            assert sock.recv(1) == b""
+            assert 0.3 <= time.monotonic() - t0 < 2.5
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            assert _exchange(sock, get) == 200
+            # A request that has begun keeps the connection open, however slow.
+            sock.sendall(get[:20])
+            time.sleep(1.6)
+            assert _exchange(sock, get[20:]) == 200
+            t0 = time.monotonic()
+            assert sock.recv(1) == b""
+            assert 0.8 <= time.monotonic() - t0 < 2.5

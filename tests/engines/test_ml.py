@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -8,6 +9,7 @@ import pytest
 from botwarden.engines.ml import BASE, MLEngine, Scored, ml_engines
 from botwarden.engines.verified import VerifiedBotEngine
 from botwarden.ml.features import FEATURE_NAMES
+from botwarden.ml.model import Model
 from botwarden.ml.registry import Registry, base_model_dir
 from botwarden.request import RequestContext, TLSInput
 from botwarden.result import ScoreSource
@@ -130,9 +132,90 @@ def test_zones_get_their_version_and_changes_are_picked_up(registry: Registry) -
     other.pin("a.example", "v2")
     time.sleep(0.01)
     engine.evaluate(browser(zone="a.example"), None)
+    assert engine.wait_loads(timeout=30)
+    engine.evaluate(browser(zone="a.example"), None)
     assert engine.last.version == "v2"
     engine.evaluate(browser(zone="b.example"), None)
     assert engine.last.version == "v1"
+
+
+def test_without_background_loads_a_change_applies_at_the_next_request(
+    registry: Registry,
+) -> None:
+    engine = MLEngine(registry, reload_every=0.0, background=False)
+    engine.evaluate(browser(zone="a.example"), None)
+    Registry(registry.root).pin("a.example", "v2")
+    time.sleep(0.01)
+    engine.evaluate(browser(zone="a.example"), None)
+    assert engine.last is not None
+    assert engine.last.version == "v2"
+
+
+def test_a_promotion_loads_in_the_background_while_the_old_model_scores(
+    registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = MLEngine(registry, reload_every=0.0)
+    main = threading.get_ident()
+    loaded_on: list[int] = []
+    real_init = Model.__init__
+
+    def recording_init(self: Model, directory: Path, **kw: int) -> None:
+        if Path(directory).parent == registry.root:  # not another test's engine
+            loaded_on.append(threading.get_ident())
+        real_init(self, directory, **kw)
+
+    engine.evaluate(browser(zone="a.example"), None)
+    assert engine.last is not None
+    assert engine.last.version == "v1"
+    Registry(registry.root).promote("v2")  # as `botwarden model promote` would
+    time.sleep(0.01)
+    monkeypatch.setattr(Model, "__init__", recording_init)  # records, then loads for real
+    v = engine.evaluate(browser(zone="a.example"), None)
+    # The request did not wait for v2: the model it had scored it.
+    assert v is not None
+    assert v.model_version == "v1"
+    assert engine.last.version == "v1"
+    assert engine.wait_loads(timeout=30)
+    # v2 was loaded once, on another thread than the one scoring.
+    assert len(loaded_on) == 1
+    assert loaded_on[0] != main
+    engine.evaluate(browser(zone="a.example"), None)
+    assert engine.last.version == "v2"
+    engine.evaluate(browser(zone="b.example"), None)
+    assert engine.last.version == "v2"
+
+
+def test_a_broken_new_version_keeps_scoring_then_falls_back_to_the_base_model(
+    registry: Registry,
+) -> None:
+    engine = MLEngine(registry, reload_every=0.0)
+    engine.evaluate(browser(zone="a.example"), None)
+    (registry.root / "v2" / "model.onnx").write_bytes(b"not a model")
+    Registry(registry.root).pin("a.example", "v2")
+    time.sleep(0.01)
+    v = engine.evaluate(browser(zone="a.example"), None)
+    assert v is not None
+    assert engine.last is not None
+    assert engine.last.version == "v1"
+    assert engine.wait_loads(timeout=30)
+    v = engine.evaluate(browser(zone="a.example"), None)
+    assert v is not None
+    assert engine.last.version == "base"
+    engine.evaluate(browser(zone="b.example"), None)
+    assert engine.last.version == "v1"
+
+
+def test_a_new_shadow_starts_scoring_once_loaded(registry: Registry) -> None:
+    seen: list[Scored] = []
+    engine = MLEngine(registry, reload_every=0.0, on_shadow=seen.append)
+    engine.evaluate(browser(), None)
+    Registry(registry.root).set_shadow("v2")
+    time.sleep(0.01)
+    engine.evaluate(browser(), None)
+    assert seen == []
+    assert engine.wait_loads(timeout=30)
+    engine.evaluate(browser(), None)
+    assert [s.shadow_version for s in seen] == ["v2"]
 
 
 def test_shadow_scores_are_recorded(registry: Registry) -> None:
@@ -156,3 +239,22 @@ def test_a_broken_version_falls_back_to_the_base_model(registry: Registry) -> No
     assert v is not None
     assert engine.last is not None
     assert engine.last.version == "base"
+
+
+def test_a_broken_new_shadow_is_dropped_once_its_load_failed(registry: Registry) -> None:
+    seen: list[Scored] = []
+    registry.add(base_model_dir(), description="a third version")
+    registry.set_shadow("v2")
+    engine = MLEngine(registry, reload_every=0.0, on_shadow=seen.append)
+    engine.evaluate(browser(), None)
+    assert [s.shadow_version for s in seen] == ["v2"]
+    (registry.root / "v3" / "model.onnx").write_bytes(b"not a model")
+    Registry(registry.root).set_shadow("v3")
+    time.sleep(0.01)
+    engine.evaluate(browser(), None)  # v2 still shadows (it is labelled v2) while v3 loads
+    assert [s.shadow_version for s in seen] == ["v2", "v2"]
+    assert engine.wait_loads(timeout=30)
+    engine.evaluate(browser(), None)
+    assert len(seen) == 2
+    assert engine.last is not None
+    assert engine.last.shadow_version is None

@@ -22,7 +22,7 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
@@ -96,7 +96,6 @@ class Outcome:
     trusted: bool = False
     started_ns: int = 0
     decision_us: int = 0
-    extra: dict[str, str] = field(default_factory=dict)
     features: list[float] | None = None
     """The vector the model scored (None: no model ran for this request)."""
     scored: bool = False
@@ -321,7 +320,7 @@ class EdgeApp:
         peer = client[0] if client else "0.0.0.0"
         port = client[1] if client else 0
         trusted = bool(self.trusted) and self.trusted.trusts(peer)
-        headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        headers = tuple([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
         scheme: str = scope.get("scheme", "http")
         client_ip = peer
         tls: TLSInput | None = None

@@ -150,14 +150,67 @@ class CorkedTransport:
 
 
 class EdgeProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol, with Upgrade requests handed to `upgrade_handler` and
-    its writes corked (`CorkedTransport`)."""
+    """uvicorn's httptools protocol, with Upgrade requests handed to `upgrade_handler`, its
+    writes corked (`CorkedTransport`) and sent as soon as a response is complete, and one
+    keep-alive timer per connection instead of one per response.
+
+    uvicorn arms a keep-alive timer (`call_later`) after every response and cancels it at
+    the next request's first bytes: about 3 µs of a request's CPU for a timer that almost
+    never fires. Here the timer is armed at the first idle moment of the connection and
+    stays armed; when it fires it closes the connection if no request began since the
+    last response and the keep-alive time has passed, else re-arms for what is left —
+    the same rule as uvicorn's (a request that has begun keeps the connection open).
+    """
 
     upgrade_handler: UpgradeHandler | None = None
+    _idle_timer: asyncio.TimerHandle | None = None
+    _idle_since = 0.0
+    _messages = 0
+    _idle_messages = -1
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         corked = CorkedTransport(transport, asyncio.get_running_loop())
         super().connection_made(cast(asyncio.Transport, corked))
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        super().connection_lost(exc)
+
+    def on_message_begin(self) -> None:
+        self._messages += 1
+        super().on_message_begin()
+
+    def on_response_complete(self) -> None:
+        # uvicorn 0.54's, but for the keep-alive timer and the flush.
+        transport = self.transport
+        if isinstance(transport, CorkedTransport):
+            # The response leaves now, not after the app's bookkeeping for the request.
+            transport.flush()
+        self.server_state.total_requests += 1
+        if transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+            return
+        self._idle_since = self.loop.time()
+        self._idle_messages = self._messages
+        if self._idle_timer is None:
+            self._idle_timer = self.loop.call_later(self.timeout_keep_alive, self._check_idle)
+
+    def _check_idle(self) -> None:
+        self._idle_timer = None
+        if self.transport.is_closing() or self._messages != self._idle_messages:
+            return  # busy: the end of its response arms the timer again
+        left = self._idle_since + self.timeout_keep_alive - self.loop.time()
+        if left <= 0:
+            self.timeout_keep_alive_handler()
+        else:
+            self._idle_timer = self.loop.call_later(left, self._check_idle)
 
     def _should_upgrade_to_ws(self) -> bool:
         return self.upgrade_handler is not None

@@ -271,7 +271,7 @@ class OriginConnection(asyncio.Protocol):
         self._timer = None
         ex = self.exchange
         if ex is None or ex.complete or ex.error is not None:
-            return
+            return  # idle: the next `begin` arms the timer again
         idle = self.loop.time() - self.last_activity
         timeout = self.pool.read_timeout
         if idle >= timeout:
@@ -282,7 +282,11 @@ class OriginConnection(asyncio.Protocol):
     def begin(self, head: bytes, head_only: bool) -> _Exchange:
         ex = self.exchange = _Exchange(head_only)
         self.last_activity = self.loop.time()
-        self._timer = self.loop.call_later(self.pool.read_timeout, self._check_timeout)
+        if self._timer is None:
+            # One timer per connection, not per request: it stays armed across the
+            # exchanges of a kept-alive connection and, when it fires, checks the one in
+            # flight against its last activity (re-arming for the rest of its time).
+            self._timer = self.loop.call_later(self.pool.read_timeout, self._check_timeout)
         assert self.transport is not None
         self.transport.write(head)
         return ex
@@ -327,8 +331,8 @@ class OriginConnection(asyncio.Protocol):
         return data
 
     def finish(self, ex: _Exchange) -> bool:
-        """The exchange is over; True when the connection can serve another."""
-        self._cancel_timer()
+        """The exchange is over; True when the connection can serve another (the read
+        timer stays armed for it: see `begin`)."""
         self.exchange = None
         return ex.complete and ex.keep_alive and ex.error is None and not self.closed
 
@@ -462,17 +466,18 @@ class Upstream:
         qs = scope.get("query_string")
         if qs:
             target = target + b"?" + qs
-        lines = [scope["method"].encode("ascii"), b" ", target, b" HTTP/1.1\r\n"]
-        for k, v in headers:
-            if k == "host" and not self.preserve_host:
-                continue
-            lines += (k.encode("latin-1"), b": ", v.encode("latin-1"), b"\r\n")
-        if not self.preserve_host:
-            lines += (b"host: ", self.origin_host.encode("latin-1"), b"\r\n")
+        # The header lines as one text, encoded once (not two encodes per header).
+        if self.preserve_host:
+            text = "".join([f"{k}: {v}\r\n" for k, v in headers])
+        else:
+            text = "".join([f"{k}: {v}\r\n" for k, v in headers if k != "host"])
+            text += f"host: {self.origin_host}\r\n"
         if chunked:
-            lines.append(b"transfer-encoding: chunked\r\n")
-        lines.append(b"\r\n")
-        return b"".join(lines)
+            text += "transfer-encoding: chunked\r\n"
+        return b"".join(
+            (scope["method"].encode("ascii"), b" ", target, b" HTTP/1.1\r\n",
+             text.encode("latin-1"), b"\r\n")
+        )  # fmt: skip
 
     async def forward(
         self,
@@ -553,17 +558,20 @@ class Upstream:
             await send(
                 {"type": "http.response.start", "status": ex.status, "headers": response_headers}
             )
-            while True:
+            more = True
+            while more:
                 try:
                     data = await conn.chunk(ex)
                 except (OSError, TimeoutError) as exc:
                     out.error, out.detail = "broken", f"{type(exc).__name__}: {exc}"
                     return out
                 if data is None:
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
                     break
                 out.body_bytes += len(data)
-                await send({"type": "http.response.body", "body": data, "more_body": True})
-            await send({"type": "http.response.body", "body": b"", "more_body": False})
+                # The last bytes of the body end the response in the same message.
+                more = bool(ex.chunks) or not ex.complete
+                await send({"type": "http.response.body", "body": data, "more_body": more})
             reusable = True
         finally:
             pool.release(conn, conn.finish(ex) and reusable)

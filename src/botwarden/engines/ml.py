@@ -6,14 +6,24 @@ that a later engine decides, exactly as training counts them); `MLEngine` goes l
 scores what no other engine decided, reusing the observer's vector for the same request.
 Without the observer, `MLEngine` extracts (and counts) on its own.
 
-The model is chosen per zone from the registry (pin, or the active version), reloaded
-when the registry changes; with a shadow version set, both score and both are recorded.
+The model is chosen per zone from the registry (pin, or the active version); with a
+shadow version set, both score and both are recorded. The constructor loads every version
+the registry names; a version named later (a promotion, a new pin or shadow, seen within
+`reload_every` seconds) is loaded in a background thread while each zone keeps being
+scored with the model it had, and swapped in by the next request once ready: creating an
+ONNX session takes tens of milliseconds (more for a large model), a stall for every
+request in flight if done on the event loop. A version that cannot be loaded leaves its
+zones to the packaged base model, as before.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import queue
+import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,6 +105,48 @@ class _Models:
     shadow: Model | None = None
     stamp: tuple[int, int] = (0, 0)
     checked: float = 0.0
+    previous: dict[str | None, Model | None] = field(default_factory=dict)
+    """Each zone's model before the last registry change: it keeps scoring the zone until
+    the version the zone resolves to now is loaded."""
+    failed: set[str] = field(default_factory=set)
+    """Versions that cannot be loaded (until the registry changes): the base model scores."""
+    pending: set[str] = field(default_factory=set)
+    """Versions being loaded in the background."""
+    done: deque[tuple[str, Model | None]] = field(default_factory=deque)
+    """Loads finished by the loader thread (None: failed), applied on the serving thread."""
+    jobs: list[threading.Event] = field(default_factory=list)
+    """One per load handed to the loader thread, set when it is done (`wait_loads`)."""
+
+
+_jobs: queue.SimpleQueue[Callable[[], None]] | None = None
+_jobs_lock = threading.Lock()
+
+
+def _run_jobs(jobs: queue.SimpleQueue[Callable[[], None]]) -> None:
+    while True:
+        jobs.get()()
+
+
+def _loader() -> queue.SimpleQueue[Callable[[], None]]:
+    """The queue of the process's model-loader thread, started on first use (an engine
+    with a registry starts it when built: a queue put costs a request nothing, starting a
+    thread waits for the thread to run)."""
+    global _jobs
+    with _jobs_lock:
+        if _jobs is None:
+            _jobs = queue.SimpleQueue()
+            threading.Thread(
+                target=_run_jobs, args=(_jobs,), name="botwarden-model-loader", daemon=True
+            ).start()
+        return _jobs
+
+
+def _forget_loader() -> None:
+    global _jobs
+    _jobs = None  # a forked child has no loader thread: the next submit starts one
+
+
+os.register_at_fork(after_in_child=_forget_loader)
 
 
 class MLEngine:
@@ -110,43 +162,147 @@ class MLEngine:
         base_model: Path | None = None,
         reload_every: float = 2.0,
         on_shadow: Callable[[Scored], None] | None = None,
+        background: bool = True,
     ) -> None:
         """`registry`: versions, pins and shadow (None: the packaged base model only).
         `state`: a shared StateStore (Redis) for the per-client windows; default in
-        process, bounded by `capacity` clients."""
+        process, bounded by `capacity` clients. `background`: versions that the registry
+        names after construction (a promotion, a new pin or shadow) load in a thread while
+        requests keep being scored with the model they had (an ONNX session takes 50-200
+        ms to create: on the serving thread, a stall for every request in flight); False
+        loads them at once, on the caller's thread. Every version the registry names at
+        construction is loaded by the constructor."""
         self.extractor = FeatureExtractor(config, state=state, capacity=capacity)
         self.base_model = base_model
         self.reload_every = reload_every
         self.on_shadow = on_shadow
+        self.background = background
         self.shadow_stats: dict[tuple[str, str], ShadowStats] = {}
         self.last: Scored | None = None
         self._models = _Models(registry)
         self._stash: tuple[RequestContext, list[float]] | None = None
+        if background and registry is not None:
+            _loader()
         self._refresh(force=True)
-        self.model_for(None)  # load the default model now, not on the first request
+        # Load now what the registry names (the default, pinned zones' versions), not at
+        # a request.
+        for version in self._wanted():
+            self._load(version)
+        if self._models.failed:
+            self._load(BASE)  # what the zones of a broken version get
+        self.model_for(None)
 
     # -- models ---------------------------------------------------------------------------
 
-    def _load(self, version: str) -> Model | None:
+    def _opener(self, version: str) -> Callable[[], Model]:
+        """A function that loads `version` (called on any thread: it reads only paths
+        resolved here, on the serving thread)."""
         from botwarden.ml.model import Model
 
-        m = self._models.loaded.get(version)
-        if m is not None:
-            return m
         reg = self._models.registry
-        try:
-            if version == BASE or reg is None:
-                from botwarden.ml.registry import base_model_dir
+        if version == BASE or reg is None:
+            from botwarden.ml.registry import base_model_dir
 
-                m = Model(self.base_model or base_model_dir())
-                m.version = BASE if reg is None else version
-            else:
-                m = Model(reg.directory(version))
+            directory = self.base_model or base_model_dir()
+            label = BASE if reg is None else version
+
+            def load_base() -> Model:
+                m = Model(directory)
+                m.version = label
+                return m
+
+            return load_base
+        directory = reg.directory(version)
+        return lambda: Model(directory)
+
+    def _load(self, version: str) -> Model | None:
+        """`version` loaded now, on this thread (None: it cannot be)."""
+        ms = self._models
+        m = ms.loaded.get(version)
+        if m is not None or version in ms.failed:
+            return m
+        try:
+            m = self._opener(version)()
         except Exception as exc:  # a corrupt file must not take scoring down
             log.error("model %s cannot be loaded: %s", version, exc)
+            ms.failed.add(version)
             return None
-        self._models.loaded[version] = m
+        ms.loaded[version] = m
         return m
+
+    def _load_later(self, version: str) -> None:
+        """Start loading `version` in a thread; `_apply_loads` swaps it in when done."""
+        ms = self._models
+        if version in ms.loaded or version in ms.pending or version in ms.failed:
+            return
+        try:
+            opener = self._opener(version)
+        except Exception as exc:
+            log.error("model %s cannot be loaded: %s", version, exc)
+            ms.failed.add(version)
+            return
+        ms.pending.add(version)
+        done, finished = ms.done, threading.Event()
+
+        def run() -> None:
+            model: Model | None = None
+            try:
+                model = opener()
+            except Exception as exc:
+                log.error("model %s cannot be loaded: %s", version, exc)
+            done.append((version, model))  # deque.append: safe across threads
+            finished.set()
+
+        ms.jobs = [j for j in ms.jobs if not j.is_set()]
+        ms.jobs.append(finished)
+        _loader().put(run)
+
+    def _apply_loads(self) -> None:
+        """Swap in the versions the loader threads finished (on the serving thread)."""
+        ms = self._models
+        if not ms.done:
+            return
+        while ms.done:
+            version, model = ms.done.popleft()
+            ms.pending.discard(version)
+            if model is None:
+                ms.failed.add(version)
+                if version != BASE:
+                    self._load_later(BASE)  # what the zones of a broken version get
+            elif version in self._wanted() or version == BASE:
+                ms.loaded[version] = model
+        reg = ms.registry
+        if reg is not None:
+            if not reg.shadow or reg.shadow in ms.failed:
+                ms.shadow = None
+            elif reg.shadow in ms.loaded:
+                ms.shadow = ms.loaded[reg.shadow]
+        ms.by_zone = {}
+
+    def wait_loads(self, timeout: float | None = None) -> bool:
+        """Wait for the background loads to finish and swap them in; False on timeout.
+        (Tests and batch jobs; the edge never waits.)"""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._apply_loads()  # (a failed load starts the base model's)
+            if not self._models.pending:
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            for j in [j for j in self._models.jobs if not j.is_set()]:
+                j.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def _wanted(self) -> set[str]:
+        """The versions the registry names: the active one, the shadow, zones' pins."""
+        reg = self._models.registry
+        if reg is None:
+            return {BASE}
+        wanted = {v for v in (reg.active, reg.shadow) if v}
+        for zone in reg.doc.get("zones", {}):
+            version = reg.resolve(zone)
+            if version:
+                wanted.add(version)
+        return wanted
 
     def _refresh(self, force: bool = False) -> None:
         ms = self._models
@@ -162,10 +318,31 @@ class MLEngine:
         if not force:
             reg.load()
         ms.stamp = stamp
+        if ms.by_zone:
+            ms.previous = ms.by_zone
         ms.by_zone = {}
-        keep = {v for v in (reg.active, reg.shadow) if v}
-        ms.loaded = {v: m for v, m in ms.loaded.items() if v in keep}
-        ms.shadow = self._load(reg.shadow) if reg.shadow else None
+        ms.failed = set()
+        wanted = self._wanted()
+        ms.loaded = {v: m for v, m in ms.loaded.items() if v in wanted or v == BASE}
+        if not self.background or force:
+            ms.shadow = self._load(reg.shadow) if reg.shadow else None
+            return
+        for version in wanted:
+            self._load_later(version)
+        if not reg.shadow:
+            ms.shadow = None
+        elif reg.shadow in ms.loaded:
+            ms.shadow = ms.loaded[reg.shadow]
+        # else: the previous shadow (labelled with its own version) until the new one loads
+
+    def _interim(self, zone: str | None) -> Model | None:
+        """What scores `zone` while its version loads: the zone's model before the
+        registry changed, else the default zone's, else any model that was in use."""
+        prev = self._models.previous
+        model = prev.get(zone) or prev.get(None)
+        if model is None:
+            model = next((m for m in prev.values() if m is not None), None)
+        return model
 
     def model_for(self, zone: str | None) -> Model | None:
         ms = self._models
@@ -173,9 +350,22 @@ class MLEngine:
             return ms.by_zone[zone]
         reg = ms.registry
         version = reg.resolve(zone) if reg is not None else BASE
-        model = self._load(version) if version else None
+        model = ms.loaded.get(version) if version else None
+        if model is None and version and version not in ms.failed:
+            if self.background and ms.previous:
+                self._load_later(version)
+                model = self._interim(zone)
+            else:
+                model = self._load(version)
         if model is None and version != BASE:
-            model = self._load(BASE)  # a broken version never leaves a zone unscored
+            # A broken version never leaves a zone unscored: the base model.
+            model = ms.loaded.get(BASE)
+            if model is None:
+                if self.background and ms.previous:
+                    self._load_later(BASE)
+                    model = self._interim(zone)
+                else:
+                    model = self._load(BASE)
         if len(ms.by_zone) > 10_000:
             ms.by_zone.clear()
         ms.by_zone[zone] = model
@@ -194,10 +384,13 @@ class MLEngine:
             self._stash = None
         else:
             vector = self.extractor.extract(ctx)
+        ms = self._models
         now = time.monotonic()
-        if now - self._models.checked >= self.reload_every:
-            self._models.checked = now
+        if now - ms.checked >= self.reload_every:
+            ms.checked = now
             self._refresh()
+        if ms.done:
+            self._apply_loads()
         model = self.model_for(ctx.zone)
         if model is None:
             return None
@@ -254,9 +447,11 @@ def ml_engines(
     *,
     config: FeatureConfig | None = None,
     state: StateStore | None = None,
+    background: bool = True,
 ) -> tuple[MLObserver, MLEngine]:
-    """(observer, engine): put the observer first in `default_engines()`, the engine last."""
-    engine = MLEngine(registry, config=config, state=state)
+    """(observer, engine): put the observer first in `default_engines()`, the engine last.
+    `background=False` for offline replays: a registry change applies at the next request."""
+    engine = MLEngine(registry, config=config, state=state, background=background)
     return engine.observer(), engine
 
 

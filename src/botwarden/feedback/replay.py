@@ -55,7 +55,8 @@ def replay(
     if "zone" in table.column_names:
         table = table.drop_columns(["zone"])
     table = table.append_column("zone", pa.array([zone] * n, pa.string()))
-    obs, eng = ml_engines(registry)
+    # Offline: every request is scored by the version the registry names at that moment.
+    obs, eng = ml_engines(registry, background=False)
     pipeline = Pipeline([obs, *default_engines(ml=False), eng])
     sessions = table.column("session_id").to_pylist()
     scores = np.zeros(n, dtype=np.int32)
