@@ -425,6 +425,9 @@ def bench_queries(
             wall, cpu = _time(lambda: fn(expression), repeat)  # noqa: B023
             row[f"{label} p50 ms"] = statistics.median(wall)
             row[f"{label} cpu ms"] = statistics.median(cpu)
+        # CPU per query grows with what else runs on the machine (shared caches, 2 vCPUs):
+        # the load at each case tells a contended case from a slower one.
+        row["load 1m"] = round(os.getloadavg()[0], 1)
         rows.append(row)
         print(f"  {name}: {row}", flush=True)
     return rows
@@ -504,6 +507,7 @@ def bench_ingest(
         "stored": stored,
         "flushed": ok,
         "dropped": m.dropped,
+        "arrow memory pool": pa.default_memory_pool().backend_name,
         "flush ms p50": m.flush_latency_ms_p50,
         "store ms p50": m.store_latency_ms_p50,
     }

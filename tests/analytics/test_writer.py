@@ -247,3 +247,39 @@ def test_without_a_backend_the_spool_is_still_bounded(tmp_path: Path) -> None:
         w.flush()
         m = w.metrics()
     assert (m.spooled_events, m.dropped_spool_full, m.pending_events) == (5, 5, 5)
+
+
+@pytest.fixture
+def arrow_pool(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Arrow's process-wide pool as mimalloc for the test, restored after it."""
+    monkeypatch.delenv("ARROW_DEFAULT_MEMORY_POOL", raising=False)
+    before = pa.default_memory_pool()
+    try:
+        mimalloc = pa.mimalloc_memory_pool()
+    except NotImplementedError:
+        pytest.skip("this pyarrow is built without mimalloc")
+    pa.set_memory_pool(mimalloc)
+    yield
+    pa.set_memory_pool(before)
+
+
+@pytest.mark.usefixtures("arrow_pool")
+def test_start_makes_arrow_reuse_freed_memory(duck: DuckDBBackend, tmp_path: Path) -> None:
+    w = writer(duck, tmp_path / "spool").start()
+    try:
+        assert pa.default_memory_pool().backend_name == "system"
+        w.append(ev(1))
+        assert w.flush()
+    finally:
+        w.close()
+    assert stored_ids(duck) == ["r1"]
+
+
+@pytest.mark.usefixtures("arrow_pool")
+def test_an_allocator_chosen_by_the_operator_is_kept(
+    duck: DuckDBBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARROW_DEFAULT_MEMORY_POOL", "mimalloc")
+    w = writer(duck, tmp_path / "spool").start()
+    w.close()
+    assert pa.default_memory_pool().backend_name == "mimalloc"
