@@ -222,13 +222,9 @@ class _Rewriter:
         if isinstance(e, Not) and e.type == BOOL:
             return f"(NOT {self._sql(e.arg)})"
         if isinstance(e, Logical) and e.type == BOOL:
-            items = [self._sql(i) for i in e.items]
-            if e.op == "xor":
-                out = items[0]
-                for item in items[1:]:
-                    out = f"({out} <> {item})"
-                return out
-            return "(" + f" {e.op.upper()} ".join(items) + ")"
+            from botwarden.rules.to_sql import join_logical
+
+            return join_logical(e.op, [self._sql(i) for i in e.items])
         sql, params = self._compile(e)
         sql = _renumber(sql, len(self.params))
         self.params.extend(params)

@@ -47,6 +47,16 @@ _LOWER = "'abcdefghijklmnopqrstuvwxyz'"
 _NEVER = "(1 = 0)"
 
 
+def join_logical(op: str, items: list[str]) -> str:
+    """SQL of a scalar `and` / `or` / `xor` of boolean SQL terms (xor as a chain of `<>`)."""
+    if op == "xor":
+        out = items[0]
+        for item in items[1:]:
+            out = f"({out} <> {item})"
+        return out
+    return "(" + f" {op.upper()} ".join(items) + ")"
+
+
 @dataclass(frozen=True, slots=True)
 class SqlFilter:
     """A WHERE-clause body and its bound parameters."""
@@ -461,12 +471,7 @@ class _SqlGen:
             items = [self.bool_(i) for i in e.items]
             if e.type.is_array:
                 return self.vector_logic(e.op, items)
-            if e.op == "xor":
-                out = items[0]
-                for item in items[1:]:
-                    out = f"({out} <> {item})"
-                return out
-            return "(" + f" {e.op.upper()} ".join(items) + ")"
+            return join_logical(e.op, items)
         if isinstance(e, Compare):
             return self.compare(e)
         raise NotImplementedError(type(e).__name__)  # pragma: no cover
@@ -593,4 +598,4 @@ class _SqlGen:
         return _NEVER
 
 
-__all__ = ["SqlFilter", "clickhouse_param_text", "to_sql"]
+__all__ = ["SqlFilter", "clickhouse_param_text", "join_logical", "to_sql"]
