@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from botwarden.api import envelope, expressions
@@ -317,17 +317,19 @@ FormShort = Annotated[str, Form(max_length=500)]
 
 
 def _form(
-    phase: str,
-    description: str,
-    expression: str,
-    action: str,
-    enabled: str,
-    characteristics: str,
-    period: str,
-    requests_per_period: str,
-    mitigation_timeout: str,
-    counting_expression: str,
+    phase: Annotated[str, Form(max_length=64)],
+    expression: FormText = "",
+    description: FormShort = "",
+    action: Annotated[str, Form(max_length=64)] = "",
+    enabled: Annotated[str, Form(max_length=8)] = "",
+    characteristics: FormShort = DEFAULT_CHARACTERISTICS,
+    period: Annotated[str, Form(max_length=32)] = "",
+    requests_per_period: Annotated[str, Form(max_length=32)] = "",
+    mitigation_timeout: Annotated[str, Form(max_length=32)] = "0",
+    counting_expression: FormText = "",
 ) -> RuleForm:
+    """The editor's form fields (a dependency of the create and save routes); the phase is
+    checked by the route."""
     return RuleForm(
         phase,
         description.strip(),
@@ -340,6 +342,9 @@ def _form(
         mitigation_timeout,
         counting_expression,
     )
+
+
+EditorForm = Annotated[RuleForm, Depends(_form)]
 
 
 def _save(request: Request, view: ZoneView, form: RuleForm, rule_id: str | None) -> Response:
@@ -383,24 +388,13 @@ def _save(request: Request, view: ZoneView, form: RuleForm, rule_id: str | None)
 def create_rule(
     request: Request,
     view: ZonePage,
-    phase: Annotated[str, Form(max_length=64)],
-    expression: FormText = "",
-    description: FormShort = "",
-    action: Annotated[str, Form(max_length=64)] = "",
-    enabled: Annotated[str, Form(max_length=8)] = "",
-    characteristics: FormShort = DEFAULT_CHARACTERISTICS,
-    period: Annotated[str, Form(max_length=32)] = "",
-    requests_per_period: Annotated[str, Form(max_length=32)] = "",
-    mitigation_timeout: Annotated[str, Form(max_length=32)] = "0",
-    counting_expression: FormText = "",
+    form: EditorForm,
 ) -> Response:
     try:
         _require_edit(view)
-        phase = _phase_of(phase)
+        form.phase = _phase_of(form.phase)
     except APIError as exc:
         return _list_error(request, view, exc)
-    form = _form(phase, description, expression, action, enabled, characteristics, period,
-                 requests_per_period, mitigation_timeout, counting_expression)  # fmt: skip
     return _save(request, view, form, None)
 
 
@@ -409,24 +403,13 @@ def save_rule(
     request: Request,
     view: ZonePage,
     rule_id: RuleId,
-    phase: Annotated[str, Form(max_length=64)],
-    expression: FormText = "",
-    description: FormShort = "",
-    action: Annotated[str, Form(max_length=64)] = "",
-    enabled: Annotated[str, Form(max_length=8)] = "",
-    characteristics: FormShort = DEFAULT_CHARACTERISTICS,
-    period: Annotated[str, Form(max_length=32)] = "",
-    requests_per_period: Annotated[str, Form(max_length=32)] = "",
-    mitigation_timeout: Annotated[str, Form(max_length=32)] = "0",
-    counting_expression: FormText = "",
+    form: EditorForm,
 ) -> Response:
     try:
         _require_edit(view)
-        phase = _phase_of(phase)
+        form.phase = _phase_of(form.phase)
     except APIError as exc:
         return _list_error(request, view, exc)
-    form = _form(phase, description, expression, action, enabled, characteristics, period,
-                 requests_per_period, mitigation_timeout, counting_expression)  # fmt: skip
     return _save(request, view, form, rule_id)
 
 
