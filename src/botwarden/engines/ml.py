@@ -344,6 +344,15 @@ class MLEngine:
             model = next((m for m in prev.values() if m is not None), None)
         return model
 
+    def _obtain(self, version: str, zone: str | None) -> Model | None:
+        """`version` for `zone` when it is not loaded: after a registry change (background
+        loading), started in the loader thread while the zone's interim model scores;
+        else loaded now."""
+        if self.background and self._models.previous:
+            self._load_later(version)
+            return self._interim(zone)
+        return self._load(version)
+
     def model_for(self, zone: str | None) -> Model | None:
         ms = self._models
         if zone in ms.by_zone:
@@ -352,20 +361,12 @@ class MLEngine:
         version = reg.resolve(zone) if reg is not None else BASE
         model = ms.loaded.get(version) if version else None
         if model is None and version and version not in ms.failed:
-            if self.background and ms.previous:
-                self._load_later(version)
-                model = self._interim(zone)
-            else:
-                model = self._load(version)
+            model = self._obtain(version, zone)
         if model is None and version != BASE:
             # A broken version never leaves a zone unscored: the base model.
             model = ms.loaded.get(BASE)
             if model is None:
-                if self.background and ms.previous:
-                    self._load_later(BASE)
-                    model = self._interim(zone)
-                else:
-                    model = self._load(BASE)
+                model = self._obtain(BASE, zone)
         if len(ms.by_zone) > 10_000:
             ms.by_zone.clear()
         ms.by_zone[zone] = model
