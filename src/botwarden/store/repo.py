@@ -1040,21 +1040,19 @@ class Store:
 
     def accepted_feedback(self) -> list[FeedbackReport]:
         """Every accepted report not yet turned into training labels, in every zone."""
-        with self.reading() as s:
-            rows = s.scalars(
-                select(FeedbackRow)
-                .where(FeedbackRow.status == FeedbackStatus.ACCEPTED.value)
-                .order_by(FeedbackRow.created_on, FeedbackRow.id)
-            ).all()
-            return [_feedback(r) for r in rows]
+        return self._feedback_in(FeedbackStatus.ACCEPTED)
 
     def labelled_feedback(self) -> list[FeedbackReport]:
         """Every report already turned into training labels (in a model), in every zone:
         the next retrain learns them again, so a new model does not forget them."""
+        return self._feedback_in(FeedbackStatus.LABELLED)
+
+    def _feedback_in(self, status: FeedbackStatus) -> list[FeedbackReport]:
+        """Every report with `status`, in every zone, oldest first."""
         with self.reading() as s:
             rows = s.scalars(
                 select(FeedbackRow)
-                .where(FeedbackRow.status == FeedbackStatus.LABELLED.value)
+                .where(FeedbackRow.status == status.value)
                 .order_by(FeedbackRow.created_on, FeedbackRow.id)
             ).all()
             return [_feedback(r) for r in rows]
