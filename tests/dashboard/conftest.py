@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import httpx
 import pytest
@@ -94,9 +94,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     st.close()
 
 
+class HasDashboard(Protocol):
+    @property
+    def dashboard(self) -> str: ...
+
+
 @contextmanager
 def sign_in(
-    site: Site, email: str = ALICE, password: str = ALICE_PASSWORD
+    site: HasDashboard, email: str = ALICE, password: str = ALICE_PASSWORD
 ) -> Iterator[httpx.Client]:
     """An httpx client with a dashboard session (signed in through the form)."""
     with httpx.Client(base_url=site.dashboard, timeout=30, follow_redirects=False) as c:

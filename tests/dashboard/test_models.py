@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,7 +25,7 @@ from botwarden.ml.registry import Registry, base_model_dir
 from botwarden.ml.train import auc
 from botwarden.store import FeedbackInput, FeedbackStatus, FeedbackType, Plan
 from tests.api.server import LiveServer
-from tests.dashboard.conftest import csrf_of, screenshot
+from tests.dashboard.conftest import csrf_of, screenshot, sign_in
 from tests.store.helpers import sqlite_url
 
 if TYPE_CHECKING:
@@ -116,21 +115,9 @@ def msite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelSite]:
     st.close()
 
 
-@contextmanager
-def signed_in(ms: ModelSite, email: str, password: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=ms.dashboard, timeout=30, follow_redirects=False) as c:
-        form = c.get("/sign-in")
-        r = c.post(
-            "/sign-in",
-            data={"email": email, "password": password, "csrf_token": csrf_of(form.text)},
-        )
-        assert r.status_code == 303, r.text
-        yield c
-
-
 @pytest.fixture
 def admin(msite: ModelSite) -> Iterator[httpx.Client]:
-    with signed_in(msite, ADMIN, ADMIN_PASSWORD) as c:
+    with sign_in(msite, ADMIN, ADMIN_PASSWORD) as c:
         yield c
 
 
@@ -200,7 +187,7 @@ def test_admin_promotes_and_rolls_back(
 
 
 def test_others_cannot_promote(msite: ModelSite) -> None:
-    with signed_in(msite, OPS, OPS_PASSWORD) as ops:
+    with sign_in(msite, OPS, OPS_PASSWORD) as ops:
         page = ops.get("/models")
         assert page.status_code == 200
         assert "/promote" not in page.text
@@ -214,12 +201,12 @@ def test_others_cannot_promote(msite: ModelSite) -> None:
         r = ops.post("/models/v2/promote")  # and without the CSRF token
         assert r.status_code == 403
     assert msite.reg.active == "v1"
-    with signed_in(msite, ADMIN, ADMIN_PASSWORD) as admin:
+    with sign_in(msite, ADMIN, ADMIN_PASSWORD) as admin:
         assert admin.post("/models/v2/promote").status_code == 403  # no CSRF token
     assert msite.reg.active == "v1"
     with httpx.Client(base_url=msite.dashboard, follow_redirects=False) as anon:
         assert anon.get("/models").status_code in (303, 307)
-    with signed_in(msite, EVE, EVE_PASSWORD) as eve:
+    with sign_in(msite, EVE, EVE_PASSWORD) as eve:
         # Another account's reports are counted, never named.
         page = eve.get("/models")
         assert "1 from other accounts" in page.text
