@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +17,8 @@ from botwarden.edge.events import pack, unpack
 from botwarden.ml.features import FEATURE_NAMES
 from botwarden.ml.registry import Registry, base_model_dir
 from botwarden.result import ScoreSource
-from botwarden.state.base import StateStore
 from botwarden.testing.samples import CHROME_UA
-from tests.conftest import IN_CI
+from tests.conftest import redis_state
 from tests.edge.harness import ZONE_ID, EchoOrigin, Edge, Recorded, zone
 
 BROWSER = {
@@ -140,23 +138,10 @@ def test_shadow_scores_are_exported_as_metrics(origin: EchoOrigin, registry: Reg
     assert "botwarden_ml_shadow_automated_total" in text
 
 
-def _redis() -> StateStore:
-    from botwarden.state.redis import RedisState
-
-    store = RedisState(prefix=f"bw-test-{uuid.uuid4().hex[:8]}:", timeout=0.5)
-    try:
-        store.ping()
-    except ConnectionError as exc:
-        if IN_CI:
-            pytest.fail(f"Redis is required in CI: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
-    return store
-
-
 @pytest.mark.service
 def test_edges_sharing_redis_share_the_model_windows(origin: EchoOrigin) -> None:
-    a, b = _redis(), _redis()
-    b.prefix = a.prefix  # type: ignore[attr-defined]
+    a, b = redis_state(), redis_state()
+    b.prefix = a.prefix
     try:
         with Edge(origin.url, state=a) as one, Edge(origin.url, state=b) as two:
             for _ in range(3):
@@ -167,4 +152,4 @@ def test_edges_sharing_redis_share_the_model_windows(origin: EchoOrigin) -> None
                 assert get(alone).outcome["features"][LIFE_REQUESTS] == 1.0
     finally:
         for s in (a, b):
-            s.close()  # type: ignore[attr-defined]
+            s.close()

@@ -4,32 +4,18 @@
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
 from botwarden.state.base import StateStore
 from botwarden.state.memory import MemoryState
-from tests.conftest import IN_CI
-
-
-def _redis() -> StateStore:
-    from botwarden.state.redis import RedisState
-
-    store = RedisState(prefix=f"bw-test-{uuid.uuid4().hex[:8]}:", timeout=0.5)
-    try:
-        store.ping()
-    except ConnectionError as exc:
-        if IN_CI:
-            pytest.fail(f"Redis is required in CI: {exc}")
-        pytest.skip(f"Redis not reachable: {exc}")
-    return store
+from tests.conftest import redis_state
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.service)])
 def store(request: pytest.FixtureRequest) -> Iterator[StateStore]:
-    s = MemoryState() if request.param == "memory" else _redis()
+    s = MemoryState() if request.param == "memory" else redis_state()
     yield s
     close = getattr(s, "close", None)
     if close is not None:
