@@ -44,7 +44,7 @@ from botwarden.analytics.filters import Dictionary
 from botwarden.errors import ConfigError
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from botwarden.analytics.base import Params, Row
     from botwarden.analytics.filters import Lookup
@@ -154,46 +154,53 @@ class DuckDBBackend:
         )
         return int(row[0]) if row else 0
 
-    def insert(self, batch: pa.Table, *, spool_id: str, last_seq: int) -> int:
-        names = ", ".join(c.name for c in COLUMNS)
-        hashes = ", ".join(f"hash({c})" for c in HASHED)
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor in a write transaction, under the write lock: committed when the block
+        ends (also by `return`), rolled back when it raises."""
         with self._lock:
             cur = self._con.cursor()
             try:
                 cur.execute("BEGIN TRANSACTION")
-                rows = cur.execute(
-                    "SELECT seq FROM bw_watermarks WHERE spool_id = $1", [spool_id]
-                ).fetchall()
-                mark = int(rows[0][0]) if rows else 0
-                if last_seq <= mark:
-                    cur.execute("ROLLBACK")
-                    return 0
-                cur.register("bw_batch", zone_ordered(batch))
-                cur.execute(
-                    f"INSERT INTO events ({names}, {', '.join(HASHED.values())}) "
-                    f"SELECT {names}, {hashes} FROM bw_batch WHERE seq > $1",
-                    [mark],
-                )
-                fetched = cur.fetchall()
-                stored = int(fetched[0][0]) if fetched else 0
-                for column, d in self.dictionaries.items():
-                    # New values only: the primary key ignores the ones already there.
-                    cur.execute(
-                        f"INSERT OR IGNORE INTO {d.table} SELECT hash({column}), "
-                        f"any_value({column}) FROM bw_batch WHERE seq > $1 GROUP BY 1",
-                        [mark],
-                    )
-                cur.execute(
-                    "INSERT OR REPLACE INTO bw_watermarks VALUES ($1, $2)", [spool_id, last_seq]
-                )
+                try:
+                    yield cur
+                except BaseException:
+                    with contextlib.suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
+                    raise
                 cur.execute("COMMIT")
-                cur.unregister("bw_batch")
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute("ROLLBACK")
-                raise
             finally:
                 cur.close()
+
+    def insert(self, batch: pa.Table, *, spool_id: str, last_seq: int) -> int:
+        names = ", ".join(c.name for c in COLUMNS)
+        hashes = ", ".join(f"hash({c})" for c in HASHED)
+        with self._transaction() as cur:
+            rows = cur.execute(
+                "SELECT seq FROM bw_watermarks WHERE spool_id = $1", [spool_id]
+            ).fetchall()
+            mark = int(rows[0][0]) if rows else 0
+            if last_seq <= mark:
+                return 0  # already stored (a replayed spool segment)
+            cur.register("bw_batch", zone_ordered(batch))
+            cur.execute(
+                f"INSERT INTO events ({names}, {', '.join(HASHED.values())}) "
+                f"SELECT {names}, {hashes} FROM bw_batch WHERE seq > $1",
+                [mark],
+            )
+            fetched = cur.fetchall()
+            stored = int(fetched[0][0]) if fetched else 0
+            for column, d in self.dictionaries.items():
+                # New values only: the primary key ignores the ones already there.
+                cur.execute(
+                    f"INSERT OR IGNORE INTO {d.table} SELECT hash({column}), "
+                    f"any_value({column}) FROM bw_batch WHERE seq > $1 GROUP BY 1",
+                    [mark],
+                )
+            cur.execute(
+                "INSERT OR REPLACE INTO bw_watermarks VALUES ($1, $2)", [spool_id, last_seq]
+            )
+            cur.unregister("bw_batch")
         return stored
 
     # -- reading --------------------------------------------------------------------------
@@ -224,21 +231,11 @@ class DuckDBBackend:
             return
         now = now or datetime.now(UTC).replace(tzinfo=None)
         cutoff = now - timedelta(days=self.retention_days)
-        with self._lock:
-            cur = self._con.cursor()
-            try:
-                cur.execute("BEGIN TRANSACTION")
-                cur.execute("DELETE FROM events WHERE ts < $1", [cutoff])
-                for d in self.dictionaries.values():
-                    h = d.hash_column
-                    cur.execute(f"DELETE FROM {d.table} WHERE {h} NOT IN (SELECT {h} FROM events)")
-                cur.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(duckdb.Error):
-                    cur.execute("ROLLBACK")
-                raise
-            finally:
-                cur.close()
+        with self._transaction() as cur:
+            cur.execute("DELETE FROM events WHERE ts < $1", [cutoff])
+            for d in self.dictionaries.values():
+                h = d.hash_column
+                cur.execute(f"DELETE FROM {d.table} WHERE {h} NOT IN (SELECT {h} FROM events)")
 
     def ping(self) -> bool:
         try:
