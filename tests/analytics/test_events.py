@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from itertools import zip_longest
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pytest
@@ -11,7 +12,10 @@ from botwarden.analytics.events import (
     BY_NAME,
     COLUMNS,
     SCHEMA,
+    AddressCache,
     Event,
+    _addresses,
+    _ip_pair,
     event_from_request,
     events_to_arrow,
     finish,
@@ -68,6 +72,33 @@ def test_finish_derives_columns() -> None:
     assert t.column("ip_key").to_pylist()[6] == ""
     assert t.column("js_detection_passed").to_pylist()[5] is True
     assert set(t.column("zone_key").to_pylist()) == {zone_key("shop.example")}
+
+
+@pytest.mark.parametrize("privacy", [Privacy(), Privacy(ip_mode="truncate")])
+def test_addresses_in_bulk_agree_with_one_at_a_time(privacy: Privacy) -> None:
+    """Canonical IPv4 text is keyed in bulk, everything else address by address: wherever
+    the others sit among the canonical ones, each row gets what `_ip_pair` gives it."""
+    others = [
+        "010.0.0.1",
+        "1.2.3.256",
+        " 192.0.2.7",
+        "2001:db8::1",
+        "::ffff:192.0.2.1",
+        "not an ip",
+        "",
+        "1.2.3",
+    ]
+    canonical = [f"198.51.100.{i}" for i in range(0, 256, 17)] + ["0.0.0.0", "255.255.255.255"]
+    mixed = [a for pair in zip_longest(canonical, others) for a in pair if a is not None]
+    for arrangement in (others + canonical, canonical + others, mixed):
+        rows = [*arrangement, *arrangement[::3]]  # repeats: one distinct value, many rows
+        text, keys = _addresses(pa.array(rows, pa.string()), AddressCache(privacy))
+        expected = [_ip_pair(r, privacy) for r in rows]
+        assert list(zip(text.to_pylist(), keys.to_pylist(), strict=True)) == expected
+    text, keys = _addresses(pa.array(others, pa.string()), AddressCache(privacy))  # no bulk part
+    assert list(zip(text.to_pylist(), keys.to_pylist(), strict=True)) == [
+        _ip_pair(r, privacy) for r in others
+    ]
 
 
 def test_event_from_request_reads_context_and_result() -> None:

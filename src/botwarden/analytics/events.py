@@ -321,9 +321,9 @@ def _addresses(
         buf[:, 0] = ord("4")
         buf[:, 1:] = _HEX_DIGITS[nibbles]
         v4_keys = pa.array(buf.view("S9").ravel(), pa.binary(9)).cast(pa.string())
-        positions = np.flatnonzero(v4.to_numpy(zero_copy_only=False))
         keys = pc.replace_with_mask(keys, v4, v4_keys)
-        rest = np.setdiff1d(np.arange(len(uniques)), positions)
+        # The others' positions (`setdiff1d` sorted every position: ~6 ms a batch).
+        rest = np.flatnonzero(~np.asarray(v4.to_numpy(zero_copy_only=False), dtype=bool))
     else:
         rest = np.arange(len(uniques))
     if len(rest):
