@@ -85,11 +85,13 @@ def create_app(
     analytics_source: AnalyticsSource | None = None,
     retention: timedelta | None = None,
     dashboard: bool = True,
+    dashboard_secret: bytes | None = None,
 ) -> FastAPI:
     """The API over `store`. Analytics endpoints and the report prefill are mounted only
     with an analytics source; `retention` (default: the source's) bounds how far back a
     feedback report may reach — with neither, reports are not bounded in the past.
-    `dashboard`: serve the dashboard at /dashboard (botwarden.dashboard)."""
+    `dashboard`: serve the dashboard at /dashboard (botwarden.dashboard), its session
+    cookies signed with `dashboard_secret` (default: `dashboard.sessions.secret_from_env`)."""
     app = FastAPI(
         title="Botwarden API",
         version=_version,
@@ -119,7 +121,7 @@ def create_app(
     if dashboard:
         from botwarden.dashboard.app import mount
 
-        mount(app)  # /dashboard, and / redirects there
+        mount(app, secret=dashboard_secret)  # /dashboard, and / redirects there
     return app
 
 

@@ -137,7 +137,8 @@ async def _on_internal_error(request: Request, exc: Exception) -> Response:
 
 def create_dashboard(state: State, *, secret: bytes | None = None) -> FastAPI:
     """The dashboard over the API app's `state`; `secret` signs session cookies
-    (default: $BOTWARDEN_DASHBOARD_SECRET, else random for this process)."""
+    (default: `secret_from_env()`: $BOTWARDEN_DASHBOARD_SECRET, else random for this
+    process)."""
     from fastapi.exceptions import RequestValidationError
 
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)

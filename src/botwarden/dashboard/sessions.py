@@ -15,11 +15,15 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import Response
+
+from botwarden.errors import ConfigError
 
 COOKIE = "bw_session"
 MAX_AGE = 12 * 3600
@@ -42,15 +46,43 @@ class Session:
         return cls(user_id, epoch, secrets.token_urlsafe(16))
 
 
-def secret_from_env() -> bytes:
-    """$BOTWARDEN_DASHBOARD_SECRET (at least 32 characters), else a random secret for this
-    process: sessions then end when the process restarts."""
+def secret_from_env(path: Path | None = None) -> bytes:
+    """$BOTWARDEN_DASHBOARD_SECRET (at least 32 characters); else the secret kept in
+    `path` (created, readable by its owner only, when missing), so that sessions survive
+    a restart and are shared by every API process on the data directory; else a random
+    secret for this process: sessions then end when the process restarts."""
     value = os.environ.get(SECRET_ENV, "")
     if value:
         if len(value) < 32:
             raise ValueError(f"{SECRET_ENV} must be at least 32 characters")
         return value.encode()
+    if path is not None:
+        return _secret_file(path)
     return secrets.token_bytes(32)
+
+
+def _secret_file(path: Path) -> bytes:
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # made earlier, or by another process just now: read it below
+    else:
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_hex(32) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+    text = path.read_text(encoding="ascii", errors="replace").strip()
+    if len(text) < 32:
+        # Another process may be between creating and writing it: one more look.
+        time.sleep(0.05)
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    if len(text) < 32 or not text.isprintable():
+        raise ConfigError(
+            f"dashboard secret file {path}: expected one line of at least 32 printable "
+            f"characters; delete the file to have a new one made (everyone signs in again), "
+            f"or set {SECRET_ENV}"
+        )
+    return text.encode()
 
 
 class Sessions:

@@ -250,9 +250,17 @@ async def _serve(options: ServeOptions, ready: Callable[[Running], None] | None)
                 running.admin_port = admin.ports[0]
         if options.role in ("all", "api"):
             from botwarden.api.app import create_app
+            from botwarden.dashboard.sessions import secret_from_env
 
+            # Kept in the data directory: sign-ins survive a restart and every API
+            # process on this directory accepts them ($BOTWARDEN_DASHBOARD_SECRET wins).
+            secret = secret_from_env(options.data_dir / "dashboard.secret")
             api = EdgeServer(
-                create_app(st, analytics_source=_analytics_source(options, writer)),
+                create_app(
+                    st,
+                    analytics_source=_analytics_source(options, writer),
+                    dashboard_secret=secret,
+                ),
                 [Listen(*parse_address(options.api))],
             )
             await api.start()
