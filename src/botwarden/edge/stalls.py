@@ -11,7 +11,10 @@ lands in the latency of every request waiting behind it. Two cheap probes expose
   `botwarden_edge_gc_pause_seconds` (a full collection is generation 2).
 
 Both observe into `FastHistogram`s (a bisect and two additions); the probe wakes the loop
-200 times a second (about 0.1 % of a core).
+200 times a second. Measured on an idle edge: ~25 ms of CPU a second (2.5 % of a core; a
+100 ms interval left 13 ms/s of other idle work). Under load its wake-ups fall in with the
+requests': at 1,200 requests/s a 20 ms interval made no difference within the benchmark's
+noise, so the finer resolution stays.
 """
 
 from __future__ import annotations
