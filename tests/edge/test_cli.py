@@ -217,9 +217,11 @@ def test_long_lived_objects_are_kept_out_of_full_collections() -> None:
     import gc
 
     from botwarden.edge.cli import keep_collections_short
+    from botwarden.edge.stalls import CollectionFreezer
 
     async def run() -> int:
-        task = asyncio.create_task(keep_collections_short(interval=0.01, full_every=3600))
+        freezer = CollectionFreezer(full_every=3600)
+        task = asyncio.create_task(keep_collections_short(freezer, interval=0.01))
         records = [[i, i] for i in range(5000)]  # like the model's per-client windows
         await asyncio.sleep(0.1)
         task.cancel()

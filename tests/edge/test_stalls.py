@@ -9,9 +9,16 @@ import itertools
 import subprocess
 import sys
 import time
+import weakref
 
 from botwarden.edge.metrics import EdgeMetrics, FastHistogram
-from botwarden.edge.stalls import GC_BUCKETS, LAG_BUCKETS, GCPauses, LoopLagProbe
+from botwarden.edge.stalls import (
+    GC_BUCKETS,
+    LAG_BUCKETS,
+    CollectionFreezer,
+    GCPauses,
+    LoopLagProbe,
+)
 
 
 def test_loop_lag_probe_sees_a_callback_that_holds_the_loop() -> None:
@@ -101,3 +108,29 @@ def test_writer_reports_import_nothing_on_the_event_loop() -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "imported by the first report: []" in out.stdout
+
+
+class _Cycle:
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_the_freezer_keeps_survivors_frozen_and_collects_them_on_schedule() -> None:
+    """What survived is frozen (the collector no longer walks it) and, every `full_every`
+    seconds, unfrozen and collected for real — the edge's loop and the analytics writer's
+    process both run it."""
+    try:
+        freezer = CollectionFreezer(full_every=3600)
+        assert gc.get_freeze_count() > 0
+        garbage = _Cycle()
+        alive = weakref.ref(garbage)
+        freezer.tick()  # the cycle survived until now: frozen
+        del garbage
+        gc.collect()
+        assert alive() is not None  # frozen objects are not collected...
+        freezer.full_every = 0
+        freezer.tick()  # ...until the full collection
+        assert alive() is None
+        assert gc.get_freeze_count() > 0  # and what is left is frozen again
+    finally:
+        gc.unfreeze()

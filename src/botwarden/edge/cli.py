@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import os
 import signal
 import subprocess
@@ -33,7 +32,7 @@ from botwarden.errors import BotwardenError, ConfigError
 if TYPE_CHECKING:
     from botwarden.edge.events import EventShipper
     from botwarden.edge.metrics import EdgeMetrics
-    from botwarden.edge.stalls import GCPauses
+    from botwarden.edge.stalls import CollectionFreezer, GCPauses
     from botwarden.ml.registry import Registry
     from botwarden.state.base import StateStore
     from botwarden.store import Store
@@ -269,9 +268,9 @@ async def _serve(options: ServeOptions, ready: Callable[[Running], None] | None)
         # Everything loaded so far (bot directory, parsers, compiled rules, the API) lives
         # as long as the process: keep the collector from walking it on every full
         # collection, which would stall requests for tens of milliseconds.
-        gc.collect()
-        gc.freeze()
-        gc_task = loop.create_task(keep_collections_short(), name="botwarden-gc")
+        from botwarden.edge.stalls import CollectionFreezer
+
+        gc_task = loop.create_task(keep_collections_short(CollectionFreezer()), name="botwarden-gc")
         tasks.add(gc_task)
         if metrics is not None and metrics.loop_lag is not None:
             tasks.add(loop.create_task(metrics.loop_lag.run(), name="botwarden-loop-lag"))
@@ -319,27 +318,11 @@ def _edge_state(options: ServeOptions) -> tuple[StateStore | None, Registry | No
     return state, registry
 
 
-async def keep_collections_short(interval: float = 1.0, full_every: float = 3600.0) -> None:
-    """Keep full garbage collections from walking long-lived objects.
-
-    The model's per-client windows are two lists per client, up to 100,000 clients: a
-    full collection walks them all, measured at 52 ms of CPU (a stalled event loop) with
-    21,000 clients. Moving what survived to the permanent generation every `interval`
-    leaves each full collection only the last second's survivors (freezing is a list
-    splice: it costs nothing). Frozen objects are still freed when their last reference
-    goes; only cyclic garbage among them would wait, and the edge makes next to none
-    (24 objects found by the young collections in 20 s, 28,800 requests from as many
-    clients; no full collection ran then, against three, up to 52 ms each, without
-    this). Once every `full_every` seconds everything is collected for real anyway.
-    """
-    last_full = time.monotonic()
+async def keep_collections_short(freezer: CollectionFreezer, interval: float = 1.0) -> None:
+    """`freezer.tick()` every `interval` seconds (edge/stalls.py)."""
     while True:
         await asyncio.sleep(interval)
-        if time.monotonic() - last_full >= full_every:
-            gc.unfreeze()
-            gc.collect()
-            last_full = time.monotonic()
-        gc.freeze()
+        freezer.tick()
 
 
 # -- make run -------------------------------------------------------------------------------

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import importlib
 import logging
 import os
@@ -256,33 +255,6 @@ def _writer(data_dir: Path) -> Writer:
     return s.writer(s.open_backend()).start()
 
 
-class _QuietCollector:
-    """Keep the garbage collector off what this process holds on to.
-
-    Every event passes through here as a few dozen containers (the unpickled tuple, the
-    request, the writer's row) that wait in the writer's queue until it flushes, so the
-    collector runs often and walked them again and again, and its older generations
-    walked everything loaded at start (pyarrow, DuckDB, the writer) as well: about a
-    quarter of this process's CPU (perf, bench/edge.py open loop). As in the edge
-    (`cli.keep_collections_short`), what survived is frozen after start and then every
-    `tick` (a list splice): frozen objects are never walked, and are still freed by
-    reference counting when their last reference goes (events hold no cycles); once
-    every `full_every` seconds everything is unfrozen and collected for real."""
-
-    def __init__(self, full_every: float = 3600.0) -> None:
-        self.full_every = full_every
-        gc.collect()
-        gc.freeze()
-        self.last_full = time.monotonic()
-
-    def tick(self) -> None:
-        if time.monotonic() - self.last_full >= self.full_every:
-            gc.unfreeze()
-            gc.collect()
-            self.last_full = time.monotonic()
-        gc.freeze()
-
-
 def run_child(sock: socket.socket, data_dir: Path, report_every: float = 1.0) -> None:
     writer = _writer(data_dir)
     queries = None
@@ -295,7 +267,10 @@ def run_child(sock: socket.socket, data_dir: Path, report_every: float = 1.0) ->
         _, queries = serve_queries(QueriesSource(writer.backend), data_dir / SOCKET_NAME)
     lock = threading.Lock()
     stop = threading.Event()
-    collector = _QuietCollector()
+    from botwarden.edge.stalls import CollectionFreezer
+
+    # Events wait in the writer's queue until a flush: keep the collector off them.
+    collector = CollectionFreezer()
 
     def report() -> None:
         while not stop.wait(report_every):

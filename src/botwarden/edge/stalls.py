@@ -1,4 +1,5 @@
-"""What holds the edge's event loop up: a loop-lag probe and garbage-collection pauses.
+"""What holds the edge's event loop up: a loop-lag probe and garbage-collection pauses,
+and the freezing that keeps those pauses short.
 
 Every request on the edge runs on one event loop, so anything that holds the loop for
 milliseconds (a collection walking long-lived objects, a blocking write, a slow callback)
@@ -51,6 +52,35 @@ class LoopLagProbe:
                 self.max_seconds = lag
 
 
+class CollectionFreezer:
+    """Keep garbage collections from walking long-lived objects.
+
+    What a process loads once (bot directory, parsers, compiled rules, pyarrow, DuckDB) and
+    what lives long (the model's per-client windows, two lists per client, up to 100,000
+    clients; the events waiting in the analytics writer's queue) would otherwise be walked
+    by every full collection: measured at 52 ms of CPU, a stalled event loop, with 21,000
+    clients on the edge, and about a quarter of the analytics writer process's CPU.
+    Creating one collects and freezes what survived start; `tick` (every second or so)
+    freezes the survivors since (a list splice: it costs nothing). Frozen objects are still
+    freed when their last reference goes; only cyclic garbage among them waits, and these
+    processes make next to none (24 objects found by the young collections in 20 s, 28,800
+    requests from as many clients). Once every `full_every` seconds a tick unfreezes and
+    collects everything for real."""
+
+    def __init__(self, full_every: float = 3600.0) -> None:
+        self.full_every = full_every
+        gc.collect()
+        gc.freeze()
+        self.last_full = time.monotonic()
+
+    def tick(self) -> None:
+        if time.monotonic() - self.last_full >= self.full_every:
+            gc.unfreeze()
+            gc.collect()
+            self.last_full = time.monotonic()
+        gc.freeze()
+
+
 class GCPauses:
     """Times every garbage collection of this process (`install`, `uninstall`)."""
 
@@ -76,4 +106,4 @@ class GCPauses:
             gc.callbacks.remove(self._callback)
 
 
-__all__ = ["GC_BUCKETS", "LAG_BUCKETS", "GCPauses", "LoopLagProbe"]
+__all__ = ["GC_BUCKETS", "LAG_BUCKETS", "CollectionFreezer", "GCPauses", "LoopLagProbe"]
