@@ -263,6 +263,12 @@ class Writer:
             self._storer = start_thread(self.name + "-storer", self._run_storer)
         return self
 
+    @property
+    def threads(self) -> tuple[threading.Thread, ...]:
+        """The background threads, once started: the flusher, and the storer when there is a
+        backend (the edge's writer process lowers their scheduling class)."""
+        return tuple(t for t in (self._flusher, self._storer) if t is not None)
+
     def flush(self, timeout: float = 30.0) -> bool:
         """Wait until everything appended so far is spooled and, when there is a backend,
         stored. False on timeout (e.g. while the backend is down)."""
