@@ -39,6 +39,13 @@ probe and GC pauses, from /metrics, see botwarden/edge/stalls.py). A p99 much ab
 nginx floor with a run-queue wait of seconds is the machine; loop lag without run-queue
 wait would be the edge's own.
 
+Every row also gives the origin's CPU time per request, and the summary compares CPU per
+request in the open loop with the closed loop, for the edge and for the origin. On the
+2-vCPU VM this was written on, a request served on its own (open loop, the CPU idle in
+between) cost 2-3.5 times the CPU of one served back to back (closed loop) - the demo
+origin alone 80 -> 211-329 µs, the edge 205-236 -> 457-626 µs - so "half of the closed-loop
+maximum" can be more than a server sustains in an open loop at all.
+
 .venv/bin/python -m bench.edge [--duration 10] [--connections 32] [--rounds 3]
     [--rate R --open-only] [--generator-cpus ""|auto|0,1] [--server-cpus ""|0] [--nice N]
 """
@@ -387,12 +394,15 @@ class Bench:
         load0 = os.getloadavg()[0]
         writers = children(self.edge_pid)
         e0, w0 = cpu_seconds(self.edge_pid), sum(cpu_seconds(p) for p in writers)
+        o0 = cpu_seconds(self.origin_pid)
         stalls0 = _edge_stalls(self.ports.admin) if edge else None
         q0 = runqueue_wait(self.origin_pid), runqueue_wait(self.edge_pid)
         r = run()
         q1 = runqueue_wait(self.origin_pid), runqueue_wait(self.edge_pid)
         row: dict[str, Any] = {"case": case, "connections": conns, **r}
         row["origin_wait_ms"] = round((q1[0] - q0[0]) * 1000)
+        if r["requests"]:
+            row["origin_cpu_us"] = round((cpu_seconds(self.origin_pid) - o0) / r["requests"] * 1e6)
         if edge:
             row["edge_wait_ms"] = round((q1[1] - q0[1]) * 1000)
         if edge and r["requests"]:
@@ -450,7 +460,8 @@ class Bench:
         print(f"edge metrics after the run: {metrics}")
         columns = ("case", "connections", "rps", "rate", "p50_ms", "p99_ms", "p999_ms",
                    "max_ms", "non_2xx", "requests", "unanswered", "late_sends", "edge_cpu_us",
-                   "writer_cpu_us", "origin_wait_ms", "edge_wait_ms", "load_1m")  # fmt: skip
+                   "writer_cpu_us", "origin_cpu_us", "origin_wait_ms", "edge_wait_ms",
+                   "load_1m")  # fmt: skip
         table = [{k: r.get(k, "") for k in columns} for r in self.rows]
         targets: dict[str, str] = {}
         b, c = self.closed.get("(b)"), self.closed.get("(c)")
@@ -466,6 +477,17 @@ class Bench:
             f"{', median of ' + str(len(added)) + ' rounds' if len(added) > 1 else ''}); "
             f"nginx proxy_pass adds {floor[mid]:.2f} ms in the same round (the noise floor)"
         )
+        a_closed = self.closed.get("(a)")
+        if c and a_closed and self.rounds:
+            a_open, _, c_open = self.rounds[len(self.rounds) // 2]
+            parts = []
+            pairs = (("edge", c, c_open, "edge_cpu_us"),
+                     ("origin", a_closed, a_open, "origin_cpu_us"))  # fmt: skip
+            for who, closed, opened, key in pairs:
+                if closed.get(key) and opened.get(key):
+                    parts.append(f"{who} {closed[key]} -> {opened[key]} µs "
+                                 f"({opened[key] / closed[key]:.1f}x)")  # fmt: skip
+            targets["CPU per request, closed -> open loop"] = ", ".join(parts) or "?"
         for i, (_, _, c_row) in enumerate(self.rounds):
             targets[f"(c) open loop, round {i + 1}: the edge"] = (
                 f"{c_row.get('edge_stalls', '?')}; its main thread waited "
