@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import base64
+import multiprocessing
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -104,6 +106,41 @@ def test_key_file_is_created_private_and_read_back(tmp_path: Path) -> None:
     assert again.keys == ring.keys
     value = codec(ring).encode(Session.start(NOW))
     assert codec(again).decode(value, NOW) is not None
+
+
+def _create_after(barrier: Any, path: str, out: Any) -> None:
+    barrier.wait()
+    try:
+        out.put(SessionKeys.from_file(path, create=True).dump())
+    except BaseException as exc:  # reported to the test, not lost in the child
+        out.put(f"error: {type(exc).__name__}: {exc}")
+
+
+def test_edges_starting_together_on_an_empty_data_dir_share_one_key_ring(
+    tmp_path: Path,
+) -> None:
+    """Each edge generated a ring and wrote it through one shared temporary name: one could
+    crash (its temporary file renamed away by another) or serve with a ring that is no
+    longer on disk. The first to create the file wins; the others read it."""
+    ctx = multiprocessing.get_context("fork")
+    path = tmp_path / "data" / "session.keys"
+    for _ in range(5):
+        if path.exists():
+            path.unlink()
+        n = 8
+        barrier, out = ctx.Barrier(n), ctx.Queue()
+        procs = [
+            ctx.Process(target=_create_after, args=(barrier, str(path), out)) for _ in range(n)
+        ]
+        for proc in procs:
+            proc.start()
+        rings = [out.get(timeout=60) for _ in procs]
+        for proc in procs:
+            proc.join(60)
+        on_disk = path.read_text(encoding="ascii")
+        assert rings == [on_disk] * n
+        assert sorted(f.name for f in path.parent.iterdir()) == ["session.keys"]
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
 
 
 def test_bad_key_files_say_what_is_wrong(tmp_path: Path) -> None:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import hashlib
 import os
 import secrets
 import struct
+import tempfile
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -116,25 +118,40 @@ class SessionKeys:
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], *, create: bool = False) -> SessionKeys:
-        """Read a key file; with `create`, write a new one (mode 0600) when it is missing."""
+        """Read a key file; with `create`, write a new one (mode 0600) when it is missing.
+        Edges starting at once on an empty data directory all end up with the same ring:
+        the first to create the file wins, the others read it."""
         p = Path(path)
         if not p.exists():
             if not create:
                 raise ConfigError(f"session key file {p}: no such file")
             ring = cls.generate()
-            ring.write(p)
-            return ring
+            if ring.write(p, replace=False):
+                return ring
         return cls.parse(p.read_text(encoding="ascii"), f"session key file {p}")
 
-    def write(self, path: str | os.PathLike[str]) -> None:
-        """Write atomically with mode 0600 (a reader never sees half a file)."""
+    def write(self, path: str | os.PathLike[str], *, replace: bool = True) -> bool:
+        """Write atomically with mode 0600 (a reader never sees half a file). With
+        `replace=False` only when there is no file yet: False when another process made
+        one first (it is left as it is)."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + ".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(self.dump())
-        os.replace(tmp, p)
+        # A name of its own: two writers never share (and truncate) one temporary file.
+        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(self.dump())
+            if replace:
+                os.replace(tmp, p)
+                return True
+            try:
+                os.link(tmp, p)  # creates `p` whole, or fails if it exists
+            except FileExistsError:
+                return False
+            return True
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
 
 
 @dataclass(slots=True)
