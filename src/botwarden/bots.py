@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from bisect import bisect_right
@@ -28,6 +27,7 @@ from typing import Protocol, Required, TypedDict
 
 from botwarden import data
 from botwarden.errors import ConfigError
+from botwarden.files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -817,7 +817,7 @@ def update(src: Path, dest: Path, *, replace: bool = False) -> UpdateSummary:
     bots, errors = _compile(merged)
     if errors:  # e.g. a token now used by two bots, one old and one new
         raise ConfigError(_problems(f"{src} merged into {dest}", errors))
-    _write_atomically(dest, merged)
+    write_private(dest, json.dumps(merged, indent=1, ensure_ascii=False) + "\n", fsync=True)
     prefixes = len({p for b in bots for p in b.networks})
     return UpdateSummary(dest, added, replaced, len(bots), prefixes)
 
@@ -836,18 +836,3 @@ def bots_update_command(src: Path, data_dir: Path | None = None, *, replace: boo
         f"({s.added} added, {s.replaced} replaced from {src}). "
         "Edges pick it up when they next load the directory."
     )
-
-
-def _write_atomically(dest: Path, doc: Mapping[str, object]) -> None:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1, ensure_ascii=False)
-            f.write("\n")
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import hashlib
 import os
 import secrets
 import struct
-import tempfile
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,6 +32,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from botwarden.errors import ConfigError
+from botwarden.files import write_private
 from botwarden.result import ScoreSource
 
 if TYPE_CHECKING:
@@ -131,27 +130,9 @@ class SessionKeys:
         return cls.parse(p.read_text(encoding="ascii"), f"session key file {p}")
 
     def write(self, path: str | os.PathLike[str], *, replace: bool = True) -> bool:
-        """Write atomically with mode 0600 (a reader never sees half a file). With
-        `replace=False` only when there is no file yet: False when another process made
-        one first (it is left as it is)."""
-        p = Path(path)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        # A name of its own: two writers never share (and truncate) one temporary file.
-        fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(self.dump())
-            if replace:
-                os.replace(tmp, p)
-                return True
-            try:
-                os.link(tmp, p)  # creates `p` whole, or fails if it exists
-            except FileExistsError:
-                return False
-            return True
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
+        """Write atomically with mode 0600 (`files.write_private`; `replace=False`: only
+        when there is no file yet, False when another process made one first)."""
+        return write_private(path, self.dump(), replace=replace, encoding="ascii")
 
 
 @dataclass(slots=True)

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from botwarden.errors import ConfigError
+from botwarden.files import write_private
 
 COOKIE = "bw_session"
 MAX_AGE = 12 * 3600
@@ -62,20 +62,10 @@ def secret_from_env(path: Path | None = None) -> bytes:
 
 
 def _secret_file(path: Path) -> bytes:
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        pass  # made earlier, or by another process just now: read it below
-    else:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(secrets.token_hex(32) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+    if not path.exists():
+        # Made whole or not at all; another process that made it first wins: read below.
+        write_private(path, secrets.token_hex(32) + "\n", replace=False, fsync=True)
     text = path.read_text(encoding="ascii", errors="replace").strip()
-    if len(text) < 32:
-        # Another process may be between creating and writing it: one more look.
-        time.sleep(0.05)
-        text = path.read_text(encoding="ascii", errors="replace").strip()
     if len(text) < 32 or not text.isprintable():
         raise ConfigError(
             f"dashboard secret file {path}: expected one line of at least 32 printable "

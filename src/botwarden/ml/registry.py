@@ -23,13 +23,13 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from botwarden.errors import ConfigError
+from botwarden.files import write_private
 from botwarden.ml.model import META_FILE, read_meta
 
 CANDIDATE, ACTIVE, RETIRED = "candidate", "active", "retired"
@@ -98,12 +98,7 @@ class Registry:
 
     def _save(self) -> None:
         self.doc["revision"] = int(self.doc.get("revision", 0)) + 1
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".registry-", suffix=".json")
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(self.doc, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps(self.doc, indent=2, sort_keys=True) + "\n")
 
     @property
     def revision(self) -> int:
