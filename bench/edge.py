@@ -479,7 +479,7 @@ class Bench:
         )
         a_closed = self.closed.get("(a)")
         if c and a_closed and self.rounds:
-            a_open, _, c_open = self.rounds[len(self.rounds) // 2]
+            a_open, _, c_open = self.rounds[mid]  # the median round above
             parts = []
             pairs = (("edge", c, c_open, "edge_cpu_us"),
                      ("origin", a_closed, a_open, "origin_cpu_us"))  # fmt: skip

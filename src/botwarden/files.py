@@ -22,13 +22,17 @@ def write_private(path: str | os.PathLike[str], text: str, *, replace: bool = Tr
     `fsync`: the data is on disk before the file takes its name."""
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
-    try:
+
+    def fill(fd: int) -> None:
         with os.fdopen(fd, "w", encoding=encoding) as fh:
             fh.write(text)
             if fsync:
                 fh.flush()
                 os.fsync(fh.fileno())
+
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent)
+    try:
+        fill(fd)
         if replace:
             os.replace(tmp, p)
             return True
@@ -36,13 +40,11 @@ def write_private(path: str | os.PathLike[str], text: str, *, replace: bool = Tr
             os.link(tmp, p)  # creates `p` whole, or fails because it exists
         except FileExistsError:
             return False
-        except OSError:  # no hard links on this filesystem (some FUSE and network ones)
-            try:
-                fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:  # no hard links on this filesystem (some FUSE and network ones):
+            try:  # created exclusively, readable part-written for a moment
+                fill(os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
             except FileExistsError:
                 return False
-            with os.fdopen(fd, "w", encoding=encoding) as fh:  # (readable part-written)
-                fh.write(text)
         return True
     finally:
         with contextlib.suppress(FileNotFoundError):
